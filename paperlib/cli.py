@@ -1,0 +1,91 @@
+"""The ``paperlib`` command: list, reproduce, report."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .repro.registry import PROFILES, ReproError, get_paper, papers
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ReproError(f"-p takes KEY=VALUE (e.g. -p seeds=[0,1,2]), got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for slug, paper in papers().items():
+        if args.papers and slug not in args.papers:
+            continue
+        print(f"{slug}: {paper.title}")
+        for prof in paper.profiles:
+            desc = paper.profile_descriptions.get(prof, "")
+            print(f"  profile {prof:<6} {desc}")
+        for claim in paper.claims:
+            print(f"  claim {claim['id']}: {claim['statement']}")
+        if args.params:
+            print("  parameters:")
+            for p in paper.parameters.values():
+                print(f"    {p.name}: {p.type_name} = {p.default!r}  # {p.comment}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .repro.runner import reproduce
+
+    if args.profile not in PROFILES:
+        raise ReproError(f"unknown profile {args.profile!r}; valid: {', '.join(PROFILES)}")
+    slugs = list(papers()) if args.papers == ["all"] else args.papers
+    selected = [get_paper(s) for s in slugs]
+    overrides = dict(_parse_override(p) for p in args.param)
+    out = Path(args.out).resolve() if args.out else None
+    return reproduce(selected, args.profile, overrides, out, stream=not args.quiet)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .repro.report import write_report
+
+    print(f"wrote {write_report()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="paperlib", description="Reproduce ML papers end to end.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="papers, their profiles and claims")
+    p.add_argument("papers", nargs="*", help="only these papers")
+    p.add_argument("--params", action="store_true", help="also list each notebook's parameters")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("reproduce", help="run papers' notebooks and check their claims")
+    p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
+    p.add_argument("--profile", default="quick", help="smoke | quick | full (default: quick)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a notebook parameter (value parsed as YAML: 3, 0.1, [0,1], text)")
+    p.add_argument("--out", metavar="DIR", help="write everything under DIR/<paper>/ instead of the repository")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not stream the notebook's progress")
+    p.set_defaults(func=cmd_reproduce)
+    p = sub.add_parser("report", help="rebuild reproductions/README.md from committed results")
+    p.set_defaults(func=cmd_report)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ReproError as err:
+        print(f"paperlib: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

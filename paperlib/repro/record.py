@@ -1,0 +1,115 @@
+"""What a notebook records: metrics, per-seed measurements, figures, and its claims' verdicts.
+
+Used from inside a notebook::
+
+    from paperlib.repro.record import Run
+    run = Run("compsum", params)          # params: the parameters cell's values
+    run.metric("c10/acc/tau=1", 0.81)
+    run.measure("acc_gap_c10", [0.01, 0.02, 0.0])   # one value per seed, for claims
+    run.figure(fig, "tau_sweep", rows)    # PNG + PDF, and the plotted numbers as CSV
+    run.check_claims()                    # verdicts from claims.yaml, shown as a table
+    run.save()
+
+Under ``paperlib reproduce`` the runner sets ``PAPERLIB_RUN_DIR`` to a staging folder and moves
+what is written there into place only when the whole notebook succeeded. Opened interactively,
+a notebook writes to ``runs/<paper>/interactive/`` (git-ignored).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+from . import claims as claims_mod
+from .io import atomic_write_json, atomic_write_text
+from .registry import repo_root
+
+RUN_DIR_ENV = "PAPERLIB_RUN_DIR"
+RECORD_FILE = "record.json"
+
+
+class Run:
+    def __init__(self, paper: str, params: Mapping[str, Any]):
+        self.paper = paper
+        self.params = dict(params)
+        env = os.environ.get(RUN_DIR_ENV)
+        self.dir = Path(env) if env else repo_root() / "runs" / paper / "interactive"
+        self.fig_dir = self.dir / "figures"
+        self.fig_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics: dict[str, Any] = {}
+        self.measurements: dict[str, list[float]] = {}
+        self.figures: list[str] = []
+        self.claims: list[dict] = []
+        self.hardware: dict[str, Any] = {}
+
+    def metric(self, name: str, value: Any) -> Any:
+        self.metrics[name] = _clean(value)
+        return value
+
+    def measure(self, name: str, per_seed: Iterable[float]) -> list[float]:
+        values = [float(v) for v in per_seed]
+        self.measurements[name] = values
+        return values
+
+    def figure(self, fig, name: str, rows: Sequence[Mapping[str, Any]] | None = None) -> Path:
+        """Save ``fig`` as ``name``.png and .pdf, and the numbers it plots as ``name``.csv."""
+        png = self.fig_dir / f"{name}.png"
+        fig.savefig(png, dpi=130, bbox_inches="tight")
+        fig.savefig(self.fig_dir / f"{name}.pdf", bbox_inches="tight")
+        if rows:
+            buf = io.StringIO()
+            fields = list(dict.fromkeys(k for r in rows for k in r))
+            writer = csv.DictWriter(buf, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+            atomic_write_text(self.fig_dir / f"{name}.csv", buf.getvalue())
+        self.figures.append(name)
+        return png
+
+    def check_claims(self) -> list[dict]:
+        """Evaluate ``reproductions/<paper>/claims.yaml`` on the recorded measurements."""
+        path = repo_root() / "reproductions" / self.paper / "claims.yaml"
+        spec = (yaml.safe_load(path.read_text()) or {}).get("claims", [])
+        self.claims = claims_mod.evaluate(spec, self.measurements)
+        return self.claims
+
+    def claims_table(self) -> str:
+        return claims_mod.claims_table([{"paper": self.paper, "claims": self.claims}])
+
+    def save(self) -> Path:
+        self.hardware.update(_hardware())
+        path = self.dir / RECORD_FILE
+        atomic_write_json(path, {"paper": self.paper, "params": _clean(self.params),
+                                 "metrics": self.metrics, "measurements": self.measurements,
+                                 "claims": self.claims, "figures": self.figures,
+                                 "hardware": self.hardware})
+        return path
+
+
+def _hardware() -> dict:
+    """The accelerator the kernel saw (the runner adds CPU facts)."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    if not torch.cuda.is_available():
+        return {"gpu": None, "gpu_count": 0, "torch_threads": torch.get_num_threads()}
+    return {"gpu": torch.cuda.get_device_name(0), "gpu_count": torch.cuda.device_count()}
+
+
+def _clean(x: Any) -> Any:
+    """JSON-friendly: numpy/torch scalars to Python, NaN to None."""
+    if isinstance(x, Mapping):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and getattr(x, "ndim", 0) == 0:
+        x = x.item()
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return x

@@ -1,0 +1,153 @@
+"""Run a paper's notebook through papermill and put its results in place, all or nothing.
+
+Steps for one paper: resolve and type-check the parameters (before anything runs), convert the
+jupytext notebook to .ipynb in a staging folder, execute it with an explicit kernel and the
+staging folder as ``PAPERLIB_RUN_DIR``, then, only if every cell succeeded, write
+``results.json`` (with the run's manifest) and move the executed notebook and figures into place.
+A failure leaves what was there before untouched and says which cell failed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .claims import claims_table
+from .io import atomic_write_json, manifest, replace_dir
+from .record import RECORD_FILE, RUN_DIR_ENV
+from .registry import Paper, ReproError, repo_root
+
+KERNEL = "python3"
+
+
+@dataclass
+class Destination:
+    results: Path  # results.json and the executed notebook
+    figures: Path
+
+    @classmethod
+    def for_run(cls, paper: str, profile: str, out: Path | None) -> "Destination":
+        if out is not None:
+            return cls(Path(out) / paper, Path(out) / paper / "figures")
+        root = repo_root()
+        results = root / "reproductions" / paper / "results" / profile
+        # figures/<paper>/ holds the committed quick-profile figures; other profiles keep theirs
+        # beside their results so a smoke or full run never overwrites the committed ones.
+        figures = root / "figures" / paper if profile == "quick" else results / "figures"
+        return cls(results, figures)
+
+
+class RunFailed(Exception):
+    pass
+
+
+def _notebook_logger() -> None:
+    """Stream the notebook's own printed progress to the terminal, not papermill's bookkeeping."""
+    log = logging.getLogger("papermill")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("  | %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.INFO)
+
+
+def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | None = None,
+              stream: bool = True) -> dict:
+    """Execute one paper's notebook; returns its results dict or raises RunFailed."""
+    import jupytext
+    import papermill as pm
+
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=f"paperlib-{paper.slug}-{profile}-"))
+    nb = jupytext.read(paper.notebook)
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    source = staging / f"{paper.slug}.source.ipynb"
+    jupytext.write(nb, source, fmt="ipynb")
+    executed = staging / f"{paper.slug}.ipynb"
+    env_before = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(staging)
+    if stream:
+        _notebook_logger()
+    try:
+        pm.execute_notebook(source, executed, parameters=params, kernel_name=KERNEL,
+                            progress_bar=False, log_output=stream, cwd=str(paper.notebook.parent),
+                            request_save_on_cell_execute=True)
+    except pm.PapermillExecutionError as err:
+        raise RunFailed(f"{paper.slug}: cell {err.cell_index} (execution count {err.exec_count}) "
+                        f"failed with {err.ename}: {err.evalue}\n  the failed notebook is kept at "
+                        f"{executed}; earlier results were left untouched") from None
+    except Exception as err:  # kernel died, could not start, ...
+        raise RunFailed(f"{paper.slug}: the notebook did not run: {type(err).__name__}: {err}\n"
+                        f"  staging folder kept at {staging}; earlier results were left untouched") from None
+    finally:
+        if env_before is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = env_before
+    record_path = staging / RECORD_FILE
+    if not record_path.exists():
+        raise RunFailed(f"{paper.slug}: the notebook ran but never called run.save(), so there is no "
+                        f"{RECORD_FILE}; executed notebook kept at {executed}")
+    record = json.loads(record_path.read_text())
+    results = {"paper": paper.slug, "profile": profile, "status": "ok",
+               "manifest": manifest(repo_root(), started, time.perf_counter() - t0, record.get("hardware")),
+               "params": record.get("params", params), "metrics": record.get("metrics", {}),
+               "measurements": record.get("measurements", {}), "claims": record.get("claims", []),
+               "figures": [f"{name}.png" for name in record.get("figures", [])]}
+    _install(paper.slug, profile, staging, executed, results, Destination.for_run(paper.slug, profile, out))
+    shutil.rmtree(staging, ignore_errors=True)
+    return results
+
+
+def _install(slug: str, profile: str, staging: Path, executed: Path, results: dict, dest: Destination) -> None:
+    """Everything is assembled in a fresh folder, then swapped in: no half-written results."""
+    assembled = staging / "assembled"
+    assembled.mkdir()
+    shutil.copyfile(executed, assembled / executed.name)
+    atomic_write_json(assembled / "results.json", results)
+    fig_src = staging / "figures"
+    if dest.figures.parent == dest.results or dest.figures.is_relative_to(dest.results):
+        if fig_src.exists():
+            shutil.copytree(fig_src, assembled / dest.figures.relative_to(dest.results))
+        replace_dir(assembled, dest.results)
+    else:
+        replace_dir(assembled, dest.results)
+        if fig_src.exists():
+            replace_dir(fig_src, dest.figures)
+
+
+def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any], out: Path | None,
+              stream: bool = True) -> int:
+    """Validate every paper's parameters first, then run each; print the claims table. Exit code."""
+    plans = [(p, p.resolve(profile, overrides)) for p in papers]  # raises ReproError before any run
+    done, failed = [], []
+    for paper, params in plans:
+        print(f"== {paper.slug}: {paper.title} [{profile}]", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            done.append(run_paper(paper, profile, params, out, stream))
+            where = Destination.for_run(paper.slug, profile, out)
+            print(f"== {paper.slug}: done in {time.perf_counter() - t0:.0f} s -> {where.results}",
+                  file=sys.stderr, flush=True)
+        except RunFailed as err:
+            failed.append(paper.slug)
+            print(f"== FAILED {err}", file=sys.stderr, flush=True)
+    if done:
+        print(claims_table(done))
+    if failed:
+        print(f"\n{len(failed)} of {len(plans)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["reproduce", "run_paper", "RunFailed", "ReproError", "Destination"]

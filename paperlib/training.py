@@ -1,0 +1,167 @@
+"""Lightning glue shared by every paper: seeding, a trainer built from a profile, fast in-memory data.
+
+A profile's trainer settings are plain values (``accelerator``, ``devices``, ``strategy``,
+``precision``, ``deterministic``) so that the same notebook runs on a 2-core laptop (``cpu``, 1
+device) and on GPUs (``auto``, several devices, a DDP strategy) by changing parameters only.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+import lightning as L
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """The one place where a run is seeded: Python, NumPy, torch (CPU and CUDA).
+
+    Returns a ``torch.Generator`` seeded the same way, for code that wants its own stream.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's banners and tips: an executed notebook should hold results, not logs."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*TPU available.*")
+    warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+
+
+@dataclass
+class TrainerConfig:
+    """The trainer part of a profile. ``devices`` may be an int or ``"auto"``."""
+
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    deterministic: bool = True
+    max_epochs: int = 1
+    progress_bar: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def make_trainer(cfg: TrainerConfig | dict | None = None, **overrides: Any) -> L.Trainer:
+    """A ``lightning.Trainer`` from a profile's trainer settings, quiet and without checkpoints.
+
+    ``overrides`` go straight to ``lightning.Trainer`` (e.g. ``max_epochs``, ``callbacks``).
+    """
+    if cfg is None:
+        cfg = TrainerConfig()
+    elif isinstance(cfg, dict):
+        known = {k: v for k, v in cfg.items() if k in TrainerConfig.__dataclass_fields__}
+        unknown = sorted(set(cfg) - set(known))
+        if unknown:
+            raise ValueError(f"unknown trainer setting(s) {unknown}; valid: {sorted(TrainerConfig.__dataclass_fields__)}")
+        cfg = TrainerConfig(**known)
+    quiet_lightning()
+    kwargs: dict[str, Any] = dict(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        deterministic=cfg.deterministic,
+        max_epochs=cfg.max_epochs,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        logger=False,
+        num_sanity_val_steps=0,
+    )
+    kwargs.update(cfg.extra)
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
+
+
+class IndexBatchDataset(Dataset):
+    """Tensors indexed a whole batch at a time (one gather per batch instead of one per example).
+
+    With a ``BatchSampler`` as the DataLoader's sampler and ``batch_size=None``, each item is a
+    list of indices and the dataset returns the stacked batch directly: this removes the
+    per-example collate cost that dominates small models on a CPU.
+    """
+
+    def __init__(self, *tensors: torch.Tensor):
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError("IndexBatchDataset needs tensors of equal length")
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        index = torch.as_tensor(index)
+        return tuple(t[index] for t in self.tensors)
+
+
+def batch_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
+                 drop_last: bool = False) -> DataLoader:
+    """A DataLoader over in-memory tensors that yields whole batches, reproducibly shuffled."""
+    ds = IndexBatchDataset(*tensors)
+    base = RandomSampler(ds, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(ds)
+    return DataLoader(ds, sampler=BatchSampler(base, batch_size=batch_size, drop_last=drop_last), batch_size=None)
+
+
+class TensorDataModule(L.LightningDataModule):
+    """In-memory (x, y) splits as a DataModule.
+
+    ``batch_size`` is the *global* batch: under a multi-device strategy each device gets
+    ``batch_size // world_size`` so results do not depend on the number of devices.
+    """
+
+    def __init__(self, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None = None,
+                 test: Sequence[torch.Tensor] | None = None, batch_size: int = 128,
+                 eval_batch_size: int = 1024, seed: int = 0):
+        super().__init__()
+        self.splits = {"train": train, "val": val, "test": test}
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+
+    def _per_device(self, batch: int) -> int:
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if batch % world:
+            raise ValueError(f"global batch {batch} is not divisible by {world} devices")
+        return batch // world
+
+    def _loader(self, split: str, batch: int, shuffle: bool) -> DataLoader:
+        tensors = self.splits[split]
+        if tensors is None:
+            raise ValueError(f"no {split} split was given to TensorDataModule")
+        if self.trainer is not None and self.trainer.world_size > 1:
+            # Under DDP each rank takes its own strided shard of the (seeded) permutation.
+            rank, world = self.trainer.global_rank, self.trainer.world_size
+            g = torch.Generator().manual_seed(self.seed + self.trainer.current_epoch)
+            order = torch.randperm(len(tensors[0]), generator=g) if shuffle else torch.arange(len(tensors[0]))
+            order = order[rank::world]
+            tensors = [t[order] for t in tensors]
+            shuffle = False
+        return batch_loader(*tensors, batch_size=self._per_device(batch), shuffle=shuffle, seed=self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)

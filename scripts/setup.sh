@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up paperlib on a fresh machine with Python 3.11 (no conda needed); safe to run again.
+#   - a virtual environment in .venv with paperlib installed editable (+ pytest, jupyterlab)
+#   - Fashion-MNIST from Debian's dataset-fashion-mnist package when apt-get is available
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+pip_q() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
+# torch first and pinned: on this project's machines 2.13.0 is a local CPU build; a bare `torch`
+# would pull a multi-GB CUDA build. GPU users may preinstall any torch>=2.3 in .venv.
+.venv/bin/python -c "import torch" 2>/dev/null || pip_q "torch==2.13.0"
+pip_q -e ".[dev,lab]"
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+    || echo "setup: could not install dataset-fashion-mnist; see paperlib/data/fashion_mnist.py for other ways" >&2
+fi
+echo "setup: done (.venv ready)" >&2

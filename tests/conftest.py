@@ -1,0 +1,21 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """The real console entry point, as a user runs it."""
+    env = dict(os.environ)
+    env.pop("PAPERLIB_RUN_DIR", None)
+    return subprocess.run([sys.executable, "-m", "paperlib", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
