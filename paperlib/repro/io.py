@@ -16,12 +16,19 @@ MANIFEST_PACKAGES = ("torch", "lightning", "numpy", "scipy", "scikit-learn", "da
                      "papermill", "jupytext")
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600 files; results are meant to be shared
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

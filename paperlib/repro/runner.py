@@ -49,12 +49,18 @@ class RunFailed(Exception):
     pass
 
 
+_BOOKKEEPING = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory",
+                "Executing notebook with kernel")
+
+
 def _notebook_logger() -> None:
     """Stream the notebook's own printed progress to the terminal, not papermill's bookkeeping."""
     log = logging.getLogger("papermill")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("  | %(message)s"))
+        handler.addFilter(lambda rec: not str(rec.getMessage()).startswith(_BOOKKEEPING)
+                          and str(rec.getMessage()).strip() != "")
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.INFO)
@@ -83,8 +89,10 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
                             progress_bar=False, log_output=stream, cwd=str(paper.notebook.parent),
                             request_save_on_cell_execute=True)
     except pm.PapermillExecutionError as err:
-        raise RunFailed(f"{paper.slug}: cell {err.cell_index} (execution count {err.exec_count}) "
-                        f"failed with {err.ename}: {err.evalue}\n  the failed notebook is kept at "
+        first = next((ln for ln in (err.source or "").splitlines() if ln.strip()), "")
+        raise RunFailed(f"{paper.slug}: cell {err.cell_index} (execution count {err.exec_count}, "
+                        f"starting {first[:60]!r}) failed with {err.ename}: {err.evalue}\n"
+                        f"  the failed notebook is kept at "
                         f"{executed}; earlier results were left untouched") from None
     except Exception as err:  # kernel died, could not start, ...
         raise RunFailed(f"{paper.slug}: the notebook did not run: {type(err).__name__}: {err}\n"
