@@ -318,4 +318,4 @@ plt.show()
 run.check_claims()
 print(run.claims_table())
 run.metric("wall_s", time.perf_counter() - T0)
-run.save()
+run.save();

@@ -1,0 +1,5 @@
+"""Shared networks."""
+from .cnn import SmallCNN
+from .mlp import MLP
+
+__all__ = ["MLP", "SmallCNN"]

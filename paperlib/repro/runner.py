@@ -53,12 +53,17 @@ _BOOKKEEPING = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Noteb
                 "Executing notebook with kernel")
 
 
+class _IndentFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return "\n".join("  | " + line for line in record.getMessage().rstrip().splitlines())
+
+
 def _notebook_logger() -> None:
     """Stream the notebook's own printed progress to the terminal, not papermill's bookkeeping."""
     log = logging.getLogger("papermill")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("  | %(message)s"))
+        handler.setFormatter(_IndentFormatter())
         handler.addFilter(lambda rec: not str(rec.getMessage()).startswith(_BOOKKEEPING)
                           and str(rec.getMessage()).strip() != "")
         log.addHandler(handler)
