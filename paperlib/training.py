@@ -44,6 +44,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*TPU available.*")
     warnings.filterwarnings("ignore", message=".*The number of training batches.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
 
 
 @dataclass
@@ -160,8 +161,9 @@ class TensorDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
+    def val_dataloader(self):
+        # No validation split: an empty list tells Lightning to skip validation.
+        return [] if self.splits["val"] is None else self._loader("val", self.eval_batch_size, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.eval_batch_size, shuffle=False)

@@ -11,6 +11,7 @@ from .adversarial import adv_comp_sum_loss, pgd_training_loss, trades_loss
 from .losses import comp_sum_loss
 
 METHODS = ("comp_sum", "adv_comp_sum", "trades", "pgd")
+OPTIMIZERS = ("adam", "sgd")
 
 
 class CompSumClassifier(L.LightningModule):
@@ -22,17 +23,21 @@ class CompSumClassifier(L.LightningModule):
     - "pgd": CE on PGD examples (Madry et al.).
 
     The inner attack is L-inf PGD of radius ``epsilon``, ``attack_steps`` steps of ``step_size``.
-    Adam with ``lr`` / ``weight_decay``; with ``max_epochs`` the learning rate follows a cosine schedule
+    ``optimizer``: "adam", or "sgd" with Nesterov momentum (the paper's optimiser, Appendix on experiments),
+    with ``lr`` / ``weight_decay``; with ``max_epochs`` the learning rate follows a cosine schedule
     to zero over that many epochs, otherwise it is constant. ``history`` holds the mean training loss of
     each epoch, for plotting without a logger.
     """
 
     def __init__(self, net: nn.Module, method: str = "comp_sum", tau: float = 1.0, nu: float = 0.0,
                  beta: float = 6.0, epsilon: float = 0.1, step_size: float = 0.025, attack_steps: int = 5,
-                 lr: float = 1e-3, weight_decay: float = 0.0, max_epochs: int | None = None):
+                 lr: float = 1e-3, weight_decay: float = 0.0, max_epochs: int | None = None,
+                 optimizer: str = "adam", momentum: float = 0.9):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.history: list[float] = []
@@ -72,7 +77,14 @@ class CompSumClassifier(L.LightningModule):
         self.log("val/acc", (logits.argmax(1) == y).float().mean(), on_epoch=True, batch_size=len(x))
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            # Plain SGD keeps each loss's own gradient scale, which is what separates the comp-sum losses
+            # (e.g. MAE's gradient vanishes as p_y -> 0); Adam's per-coordinate rescaling would hide it.
+            opt = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.momentum > 0,
+                                  weight_decay=hp.weight_decay)
+        else:
+            opt = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         if not self.hparams.max_epochs:
             return opt
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.hparams.max_epochs)

@@ -3,7 +3,7 @@
 Used from inside a notebook::
 
     from paperlib.repro.record import Run
-    run = Run("compsum", params)          # params: the parameters cell's values
+    run = Run("compsum", globals())       # keeps the values of the notebook's parameters cell
     run.metric("c10/acc/tau=1", 0.81)
     run.measure("acc_gap_c10", [0.01, 0.02, 0.0])   # one value per seed, for claims
     run.figure(fig, "tau_sweep", rows)    # PNG + PDF, and the plotted numbers as CSV
@@ -34,9 +34,12 @@ RECORD_FILE = "record.json"
 
 
 class Run:
-    def __init__(self, paper: str, params: Mapping[str, Any]):
+    def __init__(self, paper: str, namespace: Mapping[str, Any]):
+        from .registry import get_paper
+
         self.paper = paper
-        self.params = dict(params)
+        names = get_paper(paper).parameters
+        self.params = {k: namespace[k] for k in names if k in namespace}
         env = os.environ.get(RUN_DIR_ENV)
         self.dir = Path(env) if env else repo_root() / "runs" / paper / "interactive"
         self.fig_dir = self.dir / "figures"

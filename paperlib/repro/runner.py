@@ -50,7 +50,7 @@ class RunFailed(Exception):
 
 
 _BOOKKEEPING = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory",
-                "Executing notebook with kernel")
+                "Executing notebook with kernel", "Unable to parse line")
 
 
 class _IndentFormatter(logging.Formatter):
@@ -157,6 +157,9 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any], out:
             print(f"== FAILED {err}", file=sys.stderr, flush=True)
     if done:
         print(claims_table(done))
+        if out is None and profile != "smoke":
+            from .report import write_report
+            print(f"updated {write_report()}", file=sys.stderr)
     if failed:
         print(f"\n{len(failed)} of {len(plans)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
