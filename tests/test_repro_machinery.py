@@ -14,7 +14,7 @@ def test_compsum_is_registered_with_profiles_and_claims():
     p = get_paper("compsum")
     assert set(p.profiles) == {"smoke", "quick", "full"}
     assert [c["id"] for c in p.claims] == ["C1", "C2", "C3"]
-    assert "seeds" in p.parameters and p.parameters["seeds"].default == [0, 1, 2]
+    assert "seeds" in p.parameters and p.parameters["seeds"].default == [0, 1, 2, 3]
     assert p.parameters["epsilon"].comment  # every parameter carries its reason
 
 
