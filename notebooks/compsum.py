@@ -268,7 +268,9 @@ for family, color in (("adv-comp-sum", "C0"), ("trades", "C1"), ("pgd", "C2"), (
     for n, x_, y_ in zip(names, xs, ys):
         tag = n.split(" ")[-1] if "=" in n else ""
         star = n in (adv_choice, trades_choice)
-        ax.annotate(tag + (" *" if star else ""), (x_, y_), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        below = family == "trades"  # labels of the two frontiers on opposite sides, so they do not overlap
+        ax.annotate(tag + (" *" if star else ""), (x_, y_), textcoords="offset points",
+                    xytext=(2, -12 if below else 5), fontsize=8)
         trade_rows.append({"config": n, "test_clean_mean": x_, "test_robust_mean": y_,
                            "test_clean_std": np.std(by(n, "test_clean")),
                            "test_robust_std": np.std(by(n, "test_robust")), "chosen_on_val": star})

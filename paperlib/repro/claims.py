@@ -87,7 +87,7 @@ def verdict_word(holds: Any) -> str:
 
 def claims_table(results: list[dict], markdown: bool = False) -> str:
     """A table of claims, one row per condition (the first carries the claim's verdict)."""
-    rows = [("paper", "claim", "paper says", "measured (mean [95% CI], n)", "criterion", "verdict")]
+    rows = [("paper", "claim", "paper says", "measured (mean [95% CI], n)", "criterion", "condition", "verdict")]
     for res in results:
         for claim in res.get("claims", []):
             for i, c in enumerate(claim["conditions"]):
@@ -95,14 +95,15 @@ def claims_table(results: list[dict], markdown: bool = False) -> str:
                 meas = ("n/a" if c["mean"] is None else
                         f"{c['mean']:.4g} [{_fmt(ci[0])}, {_fmt(ci[1])}], n={c['n']}")
                 rows.append((res["paper"] if i == 0 else "", claim["id"] if i == 0 else "",
-                             _short(claim["paper_value"]) if i == 0 else "", meas, c["criterion"],
+                             (claim["paper_value"] if markdown else _short(claim["paper_value"])) if i == 0 else "",
+                             meas, c["criterion"], {True: "met", False: "not met", None: "n/a"}[c["holds"]],
                              verdict_word(claim["holds"]) if i == 0 else ""))
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
         return "\n".join(lines)
-    widths = [min(max(len(r[i]) for r in rows), 60) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(r[i][:60].ljust(widths[i]) for i in range(len(r))) for r in rows)
+    widths = [min(max(len(r[i]) for r in rows), 64) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(r[i][:64].ljust(widths[i]) for i in range(len(r))).rstrip() for r in rows)
 
 
 def _fmt(x: float | None) -> str:
