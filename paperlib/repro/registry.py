@@ -116,17 +116,20 @@ class Paper:
         return repo_root() / self.meta.get("notebook", f"notebooks/{self.slug}.py")
 
     @cached_property
-    def profiles(self) -> dict[str, dict]:
+    def _profiles_file(self) -> dict:
         data = yaml.safe_load((self.folder / "profiles.yaml").read_text()) or {}
         unknown = set(data) - set(PROFILES) - {"descriptions"}
         if unknown:
             raise ReproError(f"{self.folder/'profiles.yaml'}: unknown profile(s) {sorted(unknown)}")
-        return {p: (data.get(p) or {}) for p in PROFILES if p in data}
+        return data
 
-    @cached_property
+    @property
+    def profiles(self) -> dict[str, dict]:
+        return {p: (self._profiles_file.get(p) or {}) for p in PROFILES if p in self._profiles_file}
+
+    @property
     def profile_descriptions(self) -> dict[str, str]:
-        data = yaml.safe_load((self.folder / "profiles.yaml").read_text()) or {}
-        return data.get("descriptions", {})
+        return self._profiles_file.get("descriptions", {})
 
     @cached_property
     def claims(self) -> list[dict]:

@@ -129,7 +129,7 @@ def _install(slug: str, profile: str, staging: Path, executed: Path, results: di
     shutil.copyfile(executed, assembled / executed.name)
     atomic_write_json(assembled / "results.json", results)
     fig_src = staging / "figures"
-    if dest.figures.parent == dest.results or dest.figures.is_relative_to(dest.results):
+    if dest.figures.is_relative_to(dest.results):
         if fig_src.exists():
             shutil.copytree(fig_src, assembled / dest.figures.relative_to(dest.results))
         replace_dir(assembled, dest.results)
