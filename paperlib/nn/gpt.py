@@ -1,0 +1,181 @@
+"""A small GPT (decoder-only transformer) with batched KV-cache generation.
+
+The shape of karpathy/nanoGPT's ``model.py`` (pre-norm blocks, learned positions, tied
+embeddings), plus what RL on language models needs: left-padded prompts (positions count real
+tokens only; padding is masked out of attention), per-token log-probabilities of given responses,
+and sampling with a KV cache so that a rollout costs one cached forward per generated token.
+Shared by the PRIME and A-LoL reproductions; sized from a few hundred thousand parameters (CPU)
+upwards.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    block_size: int = 256  # longest prompt + response, in tokens
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        if cfg.n_embd % cfg.n_head:
+            raise ValueError(f"n_embd={cfg.n_embd} is not divisible by n_head={cfg.n_head}")
+        self.n_head, self.n_embd = cfg.n_head, cfg.n_embd
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.dropout = cfg.dropout
+
+    def forward(self, x, attn_mask, cache=None):
+        """``attn_mask``: (B, 1, T, S) boolean, True where attention is allowed. ``cache``: a
+        (k, v) pair of the earlier positions, each (B, H, S - T, D); the new (k, v) is returned."""
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(self.n_embd, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.proj(y), (k, v)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
+                                 nn.Linear(4 * cfg.n_embd, cfg.n_embd), nn.Dropout(cfg.dropout))
+
+    def forward(self, x, attn_mask, cache=None):
+        a, new_cache = self.attn(self.ln1(x), attn_mask, cache)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), new_cache
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.head.weight = self.wte.weight  # tied, as nanoGPT
+        self.apply(self._init)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx, pad_mask=None, cache=None, positions=None):
+        """Logits (B, T, V) for tokens ``idx`` (B, T).
+
+        ``pad_mask`` (B, S): True for real tokens over the whole sequence so far (cache + idx);
+        padding never receives attention. ``positions`` (B, T): position ids (default: the count
+        of real tokens before each one). Returns ``(logits, new_cache)`` when ``cache`` is a list
+        (pass ``[]`` to start one), else logits.
+        """
+        B, T = idx.shape
+        past = 0 if not cache else cache[0][0].shape[2]
+        S = past + T
+        if pad_mask is None:
+            pad_mask = torch.ones(B, S, dtype=torch.bool, device=idx.device)
+        if positions is None:
+            positions = (pad_mask.long().cumsum(1) - 1).clamp(min=0)[:, past:]
+        if int(positions.max()) >= self.cfg.block_size:
+            raise ValueError(f"sequence of {int(positions.max()) + 1} tokens exceeds block_size={self.cfg.block_size}")
+        causal = torch.ones(T, S, dtype=torch.bool, device=idx.device).tril(past)
+        attn_mask = causal[None, None] & pad_mask[:, None, None, :]
+        # a padded query row with no allowed key would give NaN; let it see itself
+        own = torch.arange(S, device=idx.device)[None, :] == torch.arange(past, S, device=idx.device)[:, None]
+        attn_mask = attn_mask | own[None, None]
+        x = self.wte(idx) + self.wpe(positions)
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, attn_mask, cache[i] if cache else None)
+            new_cache.append(kv)
+        logits = self.head(self.ln_f(x))
+        return (logits, new_cache) if cache is not None else logits
+
+
+def response_log_probs(model: GPT, tokens, pad_mask, prompt_len: int):
+    """log pi(y_t | x, y_<t) for every response token: (B, T - prompt_len).
+
+    ``tokens`` (B, T) are left-padded prompts (``prompt_len`` columns) followed by responses;
+    ``pad_mask`` marks real tokens. Response positions after the end are returned too (mask them).
+    """
+    logits = model(tokens[:, :-1], pad_mask[:, :-1])
+    logp = torch.log_softmax(logits[:, prompt_len - 1:].float(), dim=-1)
+    return logp.gather(-1, tokens[:, prompt_len:, None]).squeeze(-1)
+
+
+@torch.no_grad()
+def generate(model: GPT, prompts, prompt_mask, max_new_tokens: int, eos_id: int, pad_id: int = 0,
+             temperature: float = 1.0, generator: torch.Generator | None = None, greedy: bool = False,
+             banned_ids: tuple[int, ...] = ()):
+    """Sample responses for left-padded ``prompts`` (B, P) with a KV cache.
+
+    Returns (tokens (B, P + L), pad_mask (B, P + L)): the prompts, then the responses, each
+    response ending with ``eos_id`` (kept, as the official rollouts keep EOS) and ``pad_id`` after;
+    L <= ``max_new_tokens``. ``pad_id`` and ``banned_ids`` are never sampled.
+    """
+    banned = torch.tensor(sorted({pad_id, *banned_ids}), device=prompts.device)
+    was_training = model.training
+    model.eval()
+    B = prompts.shape[0]
+    max_new_tokens = min(max_new_tokens, model.cfg.block_size - int(prompt_mask.sum(1).max()))
+    logits, cache = model(prompts, prompt_mask, cache=[])
+    mask = prompt_mask
+    next_pos = prompt_mask.long().sum(1, keepdim=True)
+    done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
+    out = []
+    for _ in range(max_new_tokens):
+        last = logits[:, -1].float()
+        last[:, banned] = float("-inf")
+        if greedy:
+            tok = last.argmax(-1)
+        else:
+            probs = torch.softmax(last / temperature, dim=-1)
+            tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        tok = torch.where(done, torch.full_like(tok, pad_id), tok)
+        out.append(tok)
+        done = done | (tok == eos_id)
+        if bool(done.all()):
+            break
+        mask = torch.cat([mask, ~done[:, None] | (tok == eos_id)[:, None]], dim=1)
+        logits, cache = model(tok[:, None], mask, cache=cache, positions=next_pos)
+        next_pos = next_pos + 1
+    model.train(was_training)
+    resp = torch.stack(out, dim=1)
+    resp_mask = resp != pad_id
+    return torch.cat([prompts, resp], dim=1), torch.cat([prompt_mask, resp_mask], dim=1)

@@ -1,0 +1,1 @@
+"""PRIME: Process Reinforcement through IMplicit rEwards (Cui et al. 2025, arXiv:2502.01456)."""

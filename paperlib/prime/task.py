@@ -1,0 +1,173 @@
+"""Multi-step addition with worked steps and a rule-based verifier: PRIME's task at CPU scale.
+
+A prompt is a chain sum ``a1+a2+...+an=``; a worked solution adds one term per step and ends
+with the answer: ``a1+a2=s2;s2+a3=s3;...;A<sn>``. Every number is written least-significant
+digit first (``15`` is ``51``), which small digit models learn much faster: the carry then
+flows in reading order.
+
+The SFT data hold solutions with *plausible* step errors: a **forgotten carry** (one carry of a
+step's addition dropped). Later steps continue correctly from the wrong partial sum, so the
+final answer is wrong and the generator knows the first wrong step. An SFT model trained on
+these data gives such slips real probability at every step that carries, which is the regime of
+the paper: long solutions, low starting accuracy on many-step prompts, and errors the reference
+model itself finds likely.
+
+The outcome reward is PRIME's rule-based verifier: 1 when the number after ``A`` equals the
+true sum, else 0 (the paper's math verifier compares only the final answer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PAD, BOS, EOS = 0, 1, 2
+CHARS = "0123456789+=;A"
+VOCAB = ["<pad>", "<bos>", "<eos>"] + list(CHARS)
+VOCAB_SIZE = len(VOCAB)
+_ID = {c: i + 3 for i, c in enumerate(CHARS)}
+STEP_END = _ID[";"]
+ANSWER = _ID["A"]
+
+
+def encode(text: str) -> list[int]:
+    """Token ids of ``text`` (characters of ``CHARS`` only)."""
+    try:
+        return [_ID[c] for c in text]
+    except KeyError as e:
+        raise ValueError(f"character {e.args[0]!r} is not in the arithmetic vocabulary {CHARS!r}") from None
+
+
+def decode(ids) -> str:
+    out = []
+    for i in ids:
+        i = int(i)
+        if i == EOS:
+            break
+        if i >= 3:
+            out.append(VOCAB[i])
+    return "".join(out)
+
+
+def lsb(n: int, width: int = 0) -> str:
+    """``n`` written least-significant digit first, zero-filled to ``width`` digits."""
+    return str(n).zfill(width)[::-1]
+
+
+def from_lsb(s: str) -> int | None:
+    return int(s[::-1]) if s.isdigit() else None
+
+
+def add_with_dropped_carry(a: int, b: int, rng: np.random.Generator) -> int | None:
+    """``a + b`` with one of its carries forgotten (chosen uniformly), or None if none occurs."""
+    carry, pos, carries = 0, 0, []
+    x, y = a, b
+    while x or y or carry:
+        s = x % 10 + y % 10 + carry
+        carry = s // 10
+        if carry:
+            carries.append(pos)
+        x, y, pos = x // 10, y // 10, pos + 1
+    if not carries:
+        return None
+    k = int(rng.choice(carries))
+    return a + b - 10 ** (k + 1)
+
+
+@dataclass
+class Problem:
+    terms: list[int]
+    steps: list[tuple[int, int, int]] = field(default_factory=list)  # (left, term, written sum)
+    first_error: int | None = None  # index of the first wrong step, None when all are right
+    width: int = 0  # digits per number (zero-filled; 0 = as many as needed)
+
+    @property
+    def answer(self) -> int:
+        return sum(self.terms)
+
+    @property
+    def prompt(self) -> str:
+        return "+".join(lsb(t, self.width) for t in self.terms) + "="
+
+    @property
+    def solution(self) -> str:
+        w = self.width
+        body = ";".join(f"{lsb(l, w)}+{lsb(t, w)}={lsb(s, w)}" for l, t, s in self.steps)
+        return f"{body};A{lsb(self.steps[-1][2], w)}"
+
+
+def make_problem(rng: np.random.Generator, n_terms: int, max_digits: int, p_slip: float = 0.0,
+                 width: int = 0) -> Problem:
+    """A chain sum of ``n_terms`` numbers of 1..``max_digits`` digits and a worked solution whose
+    every step forgets one carry with probability ``p_slip`` (when the step has a carry). With
+    ``width`` > 0 every number is zero-filled to that many digits, which puts the digits to add at
+    fixed distances (the sums must stay below 10**width)."""
+    if n_terms < 2:
+        raise ValueError("a chain sum needs at least 2 terms")
+    digits = rng.integers(1, max_digits + 1, size=n_terms)
+    terms = [int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10 ** d)) for d in digits]
+    if width and n_terms * (10 ** max_digits - 1) >= 10 ** width:
+        raise ValueError(f"{n_terms} terms of {max_digits} digits can exceed width={width}")
+    prob = Problem(terms, width=width)
+    left = terms[0]
+    for i, t in enumerate(terms[1:]):
+        written = left + t
+        if p_slip > 0 and rng.random() < p_slip:
+            slipped = add_with_dropped_carry(left, t, rng)
+            if slipped is not None:
+                written = slipped
+                if prob.first_error is None:
+                    prob.first_error = i
+        prob.steps.append((left, t, written))
+        left = written
+    return prob
+
+
+def sample_problems(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int,
+                    p_slip: float = 0.0, width: int = 0) -> list[Problem]:
+    rng = np.random.default_rng(seed)
+    return [make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), max_digits, p_slip, width)
+            for _ in range(n)]
+
+
+def verify(prompt_terms: list[int], response: str) -> float:
+    """PRIME's outcome verifier: 1.0 when the final answer (after the last ``A``) is the true sum."""
+    if "A" not in response:
+        return 0.0
+    return float(from_lsb(response.rsplit("A", 1)[1]) == sum(prompt_terms))
+
+
+def step_spans(response_ids) -> list[tuple[int, int]]:
+    """Token index ranges [start, end) of each step of a response (steps end at ``;``; the answer
+    ``A...`` is the last span)."""
+    spans, start = [], 0
+    for i, t in enumerate(response_ids):
+        t = int(t)
+        if t == EOS or t == PAD:
+            break
+        if t == STEP_END:
+            spans.append((start, i + 1))
+            start = i + 1
+    end = next((i for i, t in enumerate(response_ids) if int(t) in (EOS, PAD)), len(response_ids))
+    if end > start:
+        spans.append((start, end))
+    return spans
+
+
+def first_wrong_step(prompt_terms: list[int], response: str) -> int | None:
+    """Index of the first step of ``response`` that is not a correct addition of the right term
+    to the previous partial sum (format errors count as wrong), None if every step is right."""
+    steps = response.split(";")
+    left = prompt_terms[0]
+    for i, t in enumerate(prompt_terms[1:]):
+        if i >= len(steps):
+            return i
+        try:
+            lhs, rhs = steps[i].split("=")
+            a, b = lhs.split("+")
+        except ValueError:
+            return i
+        if from_lsb(a) != left or from_lsb(b) != t or from_lsb(rhs) != left + t:
+            return i
+        left += t
+    return None

@@ -1,0 +1,271 @@
+"""The PRIME training loop and its baselines, one step as the official trainer runs it
+(PRIME-RL/PRIME ``training/verl/trainer/ppo/ray_trainer.py`` with ``run_prime_main.sh``):
+
+1. sample K rollouts for each prompt of the batch from the policy (temperature 1);
+2. score them with the rule-based verifier (outcome reward r_o in {0, 1});
+3. keep prompts whose group accuracy lies in [0.2, 0.8], sampling more prompts until the
+   batch is full (``filter_accuracy``; a bounded number of extra rounds here);
+4. PRIME: forward the implicit PRM and the frozen reference on the kept rollouts, take the token
+   scores q_t of that forward, then update the PRM on the same rollouts with the CE loss
+   (``prime_model.update=after``); normalise the scores (``prime_norm: batch_norm``);
+5. RLOO returns per reward source (verifier on the last token, PRM on every token), gamma = 1,
+   summed and whitened (``adv_estimator=rloo``);
+6. PPO-clip update of the policy (epsilon 0.2, no KL, no entropy bonus), one pass over a few
+   shuffled mini-batches.
+
+Arms: ``rloo`` (outcome reward only), ``prime`` (online PRM), ``prime_frozen`` (a PRM trained
+offline on SFT rollouts, then frozen: the paper's offline-PRM ablation), ``prime_nofilter``.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ..nn.gpt import GPT, generate, response_log_probs
+from ..rl import masked_mean, ppo_clip_loss, rloo_returns
+from . import task
+from .prm import accuracy_filter, batch_norm_scores, implicit_process_reward, pairwise_accuracy, prm_loss
+from .sft import encode_prompts
+
+ARMS = ("rloo", "prime", "prime_frozen", "prime_nofilter")
+
+
+@dataclass
+class RLConfig:
+    arm: str = "prime"
+    steps: int = 100
+    batch_prompts: int = 16  # prompts per step (after filtering)
+    n_samples: int = 4  # rollouts per prompt (K)
+    mini_batches: int = 2  # PPO mini-batches per step (one pass, ppo_epochs = 1)
+    policy_lr: float = 1e-4
+    prm_lr: float = 1e-4
+    beta: float = 0.05  # PRM CE temperature (beta_train)
+    clip: float = 0.2
+    policy_grad_clip: float = 1.0
+    prm_grad_clip: float = 10.0
+    acc_low: float = 0.2
+    acc_high: float = 0.8
+    max_fill_rounds: int = 3  # generation rounds per step to fill the filtered batch
+    max_new_tokens: int = 140
+    temperature: float = 1.0
+    min_terms: int = 3
+    max_terms: int = 9
+    max_digits: int = 3
+    frozen_prm_steps: int = 40  # offline PRM training batches (SFT rollouts) for prime_frozen
+    eval_every: int = 10
+    eval_prompts: int = 256
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.arm not in ARMS:
+            raise ValueError(f"unknown arm {self.arm!r}; valid: {ARMS}")
+
+    @property
+    def uses_prm(self) -> bool:
+        return self.arm != "rloo"
+
+    @property
+    def filters(self) -> bool:
+        return self.arm != "prime_nofilter"
+
+
+@dataclass
+class Rollouts:
+    tokens: torch.Tensor  # (B, P + L)
+    mask: torch.Tensor  # real tokens
+    prompt_len: int
+    acc: torch.Tensor  # (B,) outcome reward
+    problems: list
+
+    @property
+    def response_mask(self):
+        return self.mask[:, self.prompt_len:].float()
+
+
+class PromptStream:
+    """Fresh training prompts from the generator, reproducible from the seed."""
+
+    def __init__(self, cfg: RLConfig, seed: int):
+        self.cfg = cfg
+        self.rng = np.random.default_rng(seed)
+
+    def take(self, n: int):
+        c = self.cfg
+        return [task.make_problem(self.rng, int(self.rng.integers(c.min_terms, c.max_terms + 1)), c.max_digits)
+                for _ in range(n)]
+
+
+def rollout(policy: GPT, problems, cfg: RLConfig, gen: torch.Generator) -> Rollouts:
+    """K samples for each problem, groups contiguous, verified."""
+    rep = [p for p in problems for _ in range(cfg.n_samples)]
+    x, xm = encode_prompts(rep, cfg.device)
+    tokens, mask = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, pad_id=task.PAD,
+                            temperature=cfg.temperature, generator=gen, banned_ids=(task.BOS,))
+    P = x.shape[1]
+    acc = torch.tensor([task.verify(p.terms, task.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)],
+                       device=tokens.device)
+    return Rollouts(tokens, mask, P, acc, rep)
+
+
+def cat_rollouts(parts: list[Rollouts]) -> Rollouts:
+    """Concatenate rollouts with different prompt/response widths (re-padding both sides)."""
+    P = max(r.prompt_len for r in parts)
+    L = max(r.tokens.shape[1] - r.prompt_len for r in parts)
+    toks, masks = [], []
+    for r in parts:
+        lp, lr = P - r.prompt_len, L - (r.tokens.shape[1] - r.prompt_len)
+        toks.append(torch.nn.functional.pad(r.tokens, (lp, lr), value=task.PAD))
+        masks.append(torch.nn.functional.pad(r.mask, (lp, lr), value=False))
+    return Rollouts(torch.cat(toks), torch.cat(masks), P, torch.cat([r.acc for r in parts]),
+                    [p for r in parts for p in r.problems])
+
+
+def select_groups(r: Rollouts, keep: torch.Tensor, n_samples: int) -> Rollouts:
+    rows = keep.repeat_interleave(n_samples)
+    idx = rows.nonzero().squeeze(1)
+    return Rollouts(r.tokens[idx], r.mask[idx], r.prompt_len, r.acc[idx], [r.problems[i] for i in idx.tolist()])
+
+
+def outcome_rewards(r: Rollouts) -> tuple[torch.Tensor, torch.Tensor]:
+    """The verifier's reward on each rollout's last response token (``gt_scores``) and its mask."""
+    rm = r.response_mask
+    last = (rm.sum(1).long() - 1).clamp(min=0)
+    mask = torch.zeros_like(rm, dtype=torch.bool)
+    mask[torch.arange(len(last)), last] = True
+    rewards = torch.zeros_like(rm)
+    rewards[torch.arange(len(last)), last] = r.acc.float()
+    return rewards, mask
+
+
+@torch.no_grad()
+def evaluate(policy: GPT, problems, cfg: RLConfig) -> float:
+    """Greedy accuracy on held-out prompts."""
+    x, xm = encode_prompts(problems, cfg.device)
+    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, greedy=True, banned_ids=(task.BOS,))
+    P = x.shape[1]
+    return float(np.mean([task.verify(p.terms, task.decode(tokens[i, P:].tolist())) for i, p in enumerate(problems)]))
+
+
+def prm_step(prm: GPT, ref: GPT, r: Rollouts, cfg: RLConfig, opt: torch.optim.Optimizer | None):
+    """PRM forward on the rollouts (token scores q_t, before any update) and, when ``opt`` is
+    given, one CE update of the PRM on them. Returns (q detached, loss, pairwise accuracy,
+    classification accuracy)."""
+    rm = r.response_mask
+    with torch.no_grad():
+        ref_lp = response_log_probs(ref, r.tokens, r.mask, r.prompt_len)
+    with torch.set_grad_enabled(opt is not None):
+        prm_lp = response_log_probs(prm, r.tokens, r.mask, r.prompt_len)
+        q = implicit_process_reward(prm_lp, ref_lp, rm)
+        loss = prm_loss(q, r.acc, rm, cfg.beta)
+    if opt is not None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(prm.parameters(), cfg.prm_grad_clip)
+        opt.step()
+    q = q.detach()
+    pair_acc = pairwise_accuracy(q, r.acc, rm, cfg.n_samples)
+    cls_acc = float((((q.sum(-1) * cfg.beta) > 0).float() == r.acc.float()).float().mean())
+    return q, float(loss.detach()), pair_acc, cls_acc
+
+
+def policy_update(policy: GPT, opt, r: Rollouts, advantages: torch.Tensor, cfg: RLConfig, gen: torch.Generator):
+    rm = r.response_mask
+    with torch.no_grad():
+        old_lp = response_log_probs(policy, r.tokens, r.mask, r.prompt_len)
+    order = torch.randperm(len(r.acc), generator=gen).to(cfg.device)
+    stats = []
+    policy.train()
+    for idx in order.chunk(cfg.mini_batches):
+        lp = response_log_probs(policy, r.tokens[idx], r.mask[idx], r.prompt_len)
+        loss, clipfrac, kl = ppo_clip_loss(old_lp[idx], lp, advantages[idx], rm[idx], cfg.clip)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.policy_grad_clip)
+        opt.step()
+        stats.append((float(loss.detach()), float(clipfrac), float(kl)))
+    return np.mean(stats, axis=0)
+
+
+def train_prm_offline(prm: GPT, ref: GPT, cfg: RLConfig, stream: PromptStream, gen: torch.Generator, log=None):
+    """The frozen arm's PRM: CE updates on rollouts of the SFT model (``ref``), then frozen."""
+    opt = torch.optim.Adam(prm.parameters(), lr=cfg.prm_lr)
+    for i in range(cfg.frozen_prm_steps):
+        r = rollout(ref, stream.take(cfg.batch_prompts), cfg, gen)
+        prm_step(prm, ref, r, cfg, opt)
+    prm.eval()
+    return prm
+
+
+def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None) -> dict:
+    """One arm, one seed. Returns the history (per step) and the trained policy and PRM."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    stream = PromptStream(cfg, seed=10_000 + cfg.seed)
+    ref = copy.deepcopy(sft).to(cfg.device).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    policy = copy.deepcopy(sft).to(cfg.device)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.policy_lr)
+    prm, prm_opt = None, None
+    if cfg.uses_prm:
+        prm = copy.deepcopy(sft).to(cfg.device)
+        if cfg.arm == "prime_frozen":
+            train_prm_offline(prm, ref, cfg, PromptStream(cfg, seed=20_000 + cfg.seed), gen)
+            for p in prm.parameters():
+                p.requires_grad_(False)
+        else:
+            prm_opt = torch.optim.Adam(prm.parameters(), lr=cfg.prm_lr)
+    hist = {k: [] for k in ("step", "train_acc", "kept_prompts", "gen_rounds", "prm_loss", "prm_pair_acc",
+                            "prm_cls_acc", "pg_loss", "clipfrac", "kl", "sec")}
+    evals = {"step": [], "acc": []}
+    t_start = time.time()
+    for step in range(cfg.steps):
+        t0 = time.time()
+        if eval_problems is not None and step % cfg.eval_every == 0:
+            evals["step"].append(step)
+            evals["acc"].append(evaluate(policy, eval_problems, cfg))
+        parts, kept, seen_acc = [], 0, []
+        for rnd in range(cfg.max_fill_rounds if cfg.filters else 1):
+            r = rollout(policy, stream.take(cfg.batch_prompts), cfg, gen)
+            seen_acc.append(r.acc)
+            if cfg.filters:
+                r = select_groups(r, accuracy_filter(r.acc, cfg.n_samples, cfg.acc_low, cfg.acc_high), cfg.n_samples)
+            if len(r.acc):
+                parts.append(r)
+                kept += len(r.acc) // cfg.n_samples
+            if kept >= cfg.batch_prompts:
+                break
+        train_acc = float(torch.cat(seen_acc).float().mean())
+        row = dict(step=step, train_acc=train_acc, kept_prompts=min(kept, cfg.batch_prompts), gen_rounds=rnd + 1,
+                   prm_loss=np.nan, prm_pair_acc=np.nan, prm_cls_acc=np.nan, pg_loss=np.nan, clipfrac=np.nan, kl=np.nan)
+        if kept:
+            r = cat_rollouts(parts)
+            if kept > cfg.batch_prompts:
+                r = select_groups(r, torch.arange(kept) < cfg.batch_prompts, cfg.n_samples)
+            rm = r.response_mask
+            gt, gt_mask = outcome_rewards(r)
+            sources = [(gt, gt_mask, 1.0)]
+            if prm is not None:
+                q, loss, pair_acc, cls_acc = prm_step(prm, ref, r, cfg, prm_opt)
+                row.update(prm_loss=loss, prm_pair_acc=pair_acc, prm_cls_acc=cls_acc)
+                sources.append((batch_norm_scores(q), rm.bool(), 1.0))
+            adv, _ = rloo_returns(sources, rm, cfg.n_samples)
+            pg, clipfrac, kl = policy_update(policy, opt, r, adv, cfg, gen)
+            row.update(pg_loss=pg, clipfrac=clipfrac, kl=kl)
+        row["sec"] = time.time() - t0
+        for k, v in row.items():
+            hist[k].append(v)
+        if log and (step % 10 == 0 or step == cfg.steps - 1):
+            log(f"{cfg.arm} seed {cfg.seed} step {step}: train acc {train_acc:.3f}"
+                + (f", PRM pair acc {row['prm_pair_acc']:.2f}" if prm is not None else "")
+                + f", {time.time() - t_start:.0f} s")
+    if eval_problems is not None:
+        evals["step"].append(cfg.steps)
+        evals["acc"].append(evaluate(policy, eval_problems, cfg))
+    return {"config": asdict(cfg), "history": hist, "evals": evals, "policy": policy.cpu(),
+            "prm": None if prm is None else prm.cpu(), "wall_s": time.time() - t_start}
