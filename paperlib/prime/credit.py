@@ -21,11 +21,13 @@ from . import task
 from .sft import encode_prompts
 
 
-def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int, p_slip: float):
+def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int, p_slip: float,
+                    width: int = 0, min_digits: int = 1):
     """``n`` generated solutions with at least one forgotten carry (first wrong step known)."""
     out, s = [], seed
     while len(out) < n:
-        out += [p for p in task.sample_problems(4 * n, s, min_terms, max_terms, max_digits, p_slip)
+        out += [p for p in task.sample_problems(4 * n, s, min_terms, max_terms, max_digits, p_slip, width,
+                                                    min_digits=min_digits)
                 if p.first_error is not None]
         s += 1
     return out[:n]

@@ -5,12 +5,13 @@ with the answer: ``a1+a2=s2;s2+a3=s3;...;A<sn>``. Every number is written least-
 digit first (``15`` is ``51``), which small digit models learn much faster: the carry then
 flows in reading order.
 
-The SFT data hold solutions with *plausible* step errors: a **forgotten carry** (one carry of a
-step's addition dropped). Later steps continue correctly from the wrong partial sum, so the
-final answer is wrong and the generator knows the first wrong step. An SFT model trained on
-these data gives such slips real probability at every step that carries, which is the regime of
-the paper: long solutions, low starting accuracy on many-step prompts, and errors the reference
-model itself finds likely.
+The SFT data hold solutions with *plausible* step errors: a **forgotten carry** (by default the
+carry into the hundreds, forgotten with probability ``p_slip`` wherever it occurs). Later steps
+continue correctly from the wrong partial sum, so the final answer is wrong and the generator
+knows the first wrong step. With ``p_slip`` near 0.5 an SFT model trained on these data finds the
+slip about as likely as the right digit, so its own token probabilities cannot tell which step
+went wrong: the regime of the paper (long solutions, low starting accuracy on many-step prompts,
+errors the reference model itself finds likely), not rare tokens it already considers unlikely.
 
 The outcome reward is PRIME's rule-based verifier: 1 when the number after ``A`` equals the
 true sum, else 0 (the paper's math verifier compares only the final answer).
@@ -58,19 +59,27 @@ def from_lsb(s: str) -> int | None:
     return int(s[::-1]) if s.isdigit() else None
 
 
-def add_with_dropped_carry(a: int, b: int, rng: np.random.Generator) -> int | None:
-    """``a + b`` with one of its carries forgotten (chosen uniformly), or None if none occurs."""
-    carry, pos, carries = 0, 0, []
-    x, y = a, b
-    while x or y or carry:
-        s = x % 10 + y % 10 + carry
+def carries(a: int, b: int) -> list[int]:
+    """Columns (0 = units) out of which ``a + b`` carries."""
+    carry, pos, out = 0, 0, []
+    while a or b or carry:
+        s = a % 10 + b % 10 + carry
         carry = s // 10
         if carry:
-            carries.append(pos)
-        x, y, pos = x // 10, y // 10, pos + 1
-    if not carries:
+            out.append(pos)
+        a, b, pos = a // 10, b // 10, pos + 1
+    return out
+
+
+def add_with_dropped_carry(a: int, b: int, rng: np.random.Generator, column: int | None = None) -> int | None:
+    """``a + b`` with one carry forgotten: the carry out of ``column`` (None: a carry chosen
+    uniformly). None when there is no such carry."""
+    cs = carries(a, b)
+    if column is not None:
+        cs = [c for c in cs if c == column]
+    if not cs:
         return None
-    k = int(rng.choice(carries))
+    k = int(rng.choice(cs))
     return a + b - 10 ** (k + 1)
 
 
@@ -97,14 +106,15 @@ class Problem:
 
 
 def make_problem(rng: np.random.Generator, n_terms: int, max_digits: int, p_slip: float = 0.0,
-                 width: int = 0) -> Problem:
-    """A chain sum of ``n_terms`` numbers of 1..``max_digits`` digits and a worked solution whose
-    every step forgets one carry with probability ``p_slip`` (when the step has a carry). With
+                 width: int = 0, slip_column: int | None = 1, min_digits: int = 1) -> Problem:
+    """A chain sum of ``n_terms`` numbers of ``min_digits``..``max_digits`` digits and a worked solution in which
+    each step that carries out of ``slip_column`` (default the tens, i.e. the carry into the
+    hundreds; None: any carry) forgets that carry with probability ``p_slip``. With
     ``width`` > 0 every number is zero-filled to that many digits, which puts the digits to add at
     fixed distances (the sums must stay below 10**width)."""
     if n_terms < 2:
         raise ValueError("a chain sum needs at least 2 terms")
-    digits = rng.integers(1, max_digits + 1, size=n_terms)
+    digits = rng.integers(min_digits, max_digits + 1, size=n_terms)
     terms = [int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10 ** d)) for d in digits]
     if width and n_terms * (10 ** max_digits - 1) >= 10 ** width:
         raise ValueError(f"{n_terms} terms of {max_digits} digits can exceed width={width}")
@@ -113,7 +123,7 @@ def make_problem(rng: np.random.Generator, n_terms: int, max_digits: int, p_slip
     for i, t in enumerate(terms[1:]):
         written = left + t
         if p_slip > 0 and rng.random() < p_slip:
-            slipped = add_with_dropped_carry(left, t, rng)
+            slipped = add_with_dropped_carry(left, t, rng, slip_column)
             if slipped is not None:
                 written = slipped
                 if prob.first_error is None:
@@ -124,10 +134,11 @@ def make_problem(rng: np.random.Generator, n_terms: int, max_digits: int, p_slip
 
 
 def sample_problems(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int,
-                    p_slip: float = 0.0, width: int = 0) -> list[Problem]:
+                    p_slip: float = 0.0, width: int = 0, slip_column: int | None = 1,
+                    min_digits: int = 1) -> list[Problem]:
     rng = np.random.default_rng(seed)
-    return [make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), max_digits, p_slip, width)
-            for _ in range(n)]
+    return [make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), max_digits, p_slip, width, slip_column,
+                         min_digits) for _ in range(n)]
 
 
 def verify(prompt_terms: list[int], response: str) -> float:

@@ -41,8 +41,8 @@ class RLConfig:
     batch_prompts: int = 16  # prompts per step (after filtering)
     n_samples: int = 4  # rollouts per prompt (K)
     mini_batches: int = 2  # PPO mini-batches per step (one pass, ppo_epochs = 1)
-    policy_lr: float = 1e-4
-    prm_lr: float = 1e-4
+    policy_lr: float = 1e-5
+    prm_lr: float = 2e-5  # twice the policy's, as the official 1e-6 vs 5e-7
     beta: float = 0.05  # PRM CE temperature (beta_train)
     clip: float = 0.2
     policy_grad_clip: float = 1.0
@@ -53,11 +53,13 @@ class RLConfig:
     max_new_tokens: int = 140
     temperature: float = 1.0
     min_terms: int = 3
-    max_terms: int = 9
-    max_digits: int = 3
+    max_terms: int = 7
+    min_digits: int = 2
+    max_digits: int = 2
+    width: int = 3
     frozen_prm_steps: int = 40  # offline PRM training batches (SFT rollouts) for prime_frozen
     eval_every: int = 10
-    eval_prompts: int = 256
+    eval_samples: int = 2  # sampled answers per held-out prompt
     seed: int = 0
     device: str = "cpu"
 
@@ -96,8 +98,8 @@ class PromptStream:
 
     def take(self, n: int):
         c = self.cfg
-        return [task.make_problem(self.rng, int(self.rng.integers(c.min_terms, c.max_terms + 1)), c.max_digits)
-                for _ in range(n)]
+        return [task.make_problem(self.rng, int(self.rng.integers(c.min_terms, c.max_terms + 1)), c.max_digits,
+                                  width=c.width, min_digits=c.min_digits) for _ in range(n)]
 
 
 def rollout(policy: GPT, problems, cfg: RLConfig, gen: torch.Generator) -> Rollouts:
@@ -143,12 +145,16 @@ def outcome_rewards(r: Rollouts) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate(policy: GPT, problems, cfg: RLConfig) -> float:
-    """Greedy accuracy on held-out prompts."""
-    x, xm = encode_prompts(problems, cfg.device)
-    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, greedy=True, banned_ids=(task.BOS,))
+def evaluate(policy: GPT, problems, cfg: RLConfig, greedy: bool = False, samples: int = 1, seed: int = 0) -> float:
+    """Accuracy on held-out prompts: sampled at the training temperature (mean over ``samples``
+    per prompt) or greedy."""
+    reps = 1 if greedy else samples
+    rep = [p for p in problems for _ in range(reps)]
+    x, xm = encode_prompts(rep, cfg.device)
+    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, greedy=greedy, temperature=cfg.temperature,
+                         generator=torch.Generator().manual_seed(seed), banned_ids=(task.BOS,))
     P = x.shape[1]
-    return float(np.mean([task.verify(p.terms, task.decode(tokens[i, P:].tolist())) for i, p in enumerate(problems)]))
+    return float(np.mean([task.verify(p.terms, task.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)]))
 
 
 def prm_step(prm: GPT, ref: GPT, r: Rollouts, cfg: RLConfig, opt: torch.optim.Optimizer | None):
@@ -222,13 +228,18 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None) -> dict:
             prm_opt = torch.optim.Adam(prm.parameters(), lr=cfg.prm_lr)
     hist = {k: [] for k in ("step", "train_acc", "kept_prompts", "gen_rounds", "prm_loss", "prm_pair_acc",
                             "prm_cls_acc", "pg_loss", "clipfrac", "kl", "sec")}
-    evals = {"step": [], "acc": []}
+    evals = {"step": [], "acc": [], "greedy_acc": []}
+
+    def run_eval(step):
+        evals["step"].append(step)
+        evals["acc"].append(evaluate(policy, eval_problems, cfg, samples=cfg.eval_samples, seed=step))
+        evals["greedy_acc"].append(evaluate(policy, eval_problems, cfg, greedy=True))
+
     t_start = time.time()
     for step in range(cfg.steps):
         t0 = time.time()
         if eval_problems is not None and step % cfg.eval_every == 0:
-            evals["step"].append(step)
-            evals["acc"].append(evaluate(policy, eval_problems, cfg))
+            run_eval(step)
         parts, kept, seen_acc = [], 0, []
         for rnd in range(cfg.max_fill_rounds if cfg.filters else 1):
             r = rollout(policy, stream.take(cfg.batch_prompts), cfg, gen)
@@ -256,7 +267,7 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None) -> dict:
                 sources.append((batch_norm_scores(q), rm.bool(), 1.0))
             adv, _ = rloo_returns(sources, rm, cfg.n_samples)
             pg, clipfrac, kl = policy_update(policy, opt, r, adv, cfg, gen)
-            row.update(pg_loss=pg, clipfrac=clipfrac, kl=kl)
+            row.update(pg_loss=float(pg), clipfrac=float(clipfrac), kl=float(kl))
         row["sec"] = time.time() - t0
         for k, v in row.items():
             hist[k].append(v)
@@ -265,7 +276,6 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None) -> dict:
                 + (f", PRM pair acc {row['prm_pair_acc']:.2f}" if prm is not None else "")
                 + f", {time.time() - t_start:.0f} s")
     if eval_problems is not None:
-        evals["step"].append(cfg.steps)
-        evals["acc"].append(evaluate(policy, eval_problems, cfg))
+        run_eval(cfg.steps)
     return {"config": asdict(cfg), "history": hist, "evals": evals, "policy": policy.cpu(),
             "prm": None if prm is None else prm.cpu(), "wall_s": time.time() - t_start}

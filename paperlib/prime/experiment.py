@@ -1,0 +1,99 @@
+"""Runs of PRIME's arms over seeds, in parallel worker processes, and the measurements the
+claims are computed from. The notebook calls these; the algorithm lives in ``trainer``."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from ..nn.gpt import GPT, GPTConfig
+from . import credit
+from .trainer import RLConfig, train_rl
+
+
+def _init_worker(threads: int):
+    torch.set_num_threads(threads)
+
+
+def run_job(sft_state: dict, gpt_cfg: dict, rl_cfg: dict, eval_problems: list, credit_problems: list | None,
+            keep_models: bool) -> dict:
+    """One arm and seed: train, evaluate, and score the credit probe (picklable in and out)."""
+    sft = GPT(GPTConfig(**gpt_cfg))
+    sft.load_state_dict(sft_state)
+    sft.eval()
+    cfg = RLConfig(**rl_cfg)
+    out = train_rl(sft, cfg, eval_problems)
+    res = {"arm": cfg.arm, "seed": cfg.seed, "history": out["history"], "evals": out["evals"], "wall_s": out["wall_s"]}
+    if credit_problems:
+        res["credit"] = credit.localisation_rates(credit_problems, sft, prm=out["prm"] if cfg.arm == "prime" else None,
+                                                  policy=out["policy"])
+    if keep_models:
+        res["policy_state"] = out["policy"].state_dict()
+        res["prm_state"] = None if out["prm"] is None else out["prm"].state_dict()
+    return res
+
+
+def run_all(sft: GPT, jobs: list[RLConfig], eval_problems: list, credit_problems=None,
+            workers: int = 2, threads_per_worker: int = 1, keep_models_of=(), log=print) -> list[dict]:
+    """Every job (an ``RLConfig``) in ``workers`` processes; results in job order.
+    ``keep_models_of``: (arm, seed) pairs whose trained weights are returned."""
+    state = {k: v.cpu() for k, v in sft.state_dict().items()}
+    gpt_cfg = asdict(sft.cfg)
+    args = [(state, gpt_cfg, asdict(j), eval_problems, credit_problems, (j.arm, j.seed) in keep_models_of)
+            for j in jobs]
+    t0 = time.time()
+    results: list[dict | None] = [None] * len(jobs)
+    if workers <= 1:
+        _init_worker(threads_per_worker)
+        for i, a in enumerate(args):
+            results[i] = run_job(*a)
+            log(f"{jobs[i].arm} seed {jobs[i].seed}: done in {results[i]['wall_s']:.0f} s ({i + 1}/{len(jobs)}, {time.time() - t0:.0f} s)")
+        return results
+    ctx = mp.get_context("spawn")  # safe inside a Jupyter kernel and with torch's threads
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads_per_worker,)) as ex:
+        futs = {ex.submit(run_job, *a): i for i, a in enumerate(args)}
+        for n, f in enumerate(as_completed(futs), 1):
+            i = futs[f]
+            results[i] = f.result()
+            r = results[i]
+            log(f"{r['arm']} seed {r['seed']}: final train acc {np.mean(r['history']['train_acc'][-10:]):.3f}, "
+                f"{r['wall_s']:.0f} s ({n}/{len(jobs)} runs, {time.time() - t0:.0f} s)")
+    return results
+
+
+def smoothed(x, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` steps (shorter at the start)."""
+    x = np.asarray(x, float)
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    idx = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def steps_to_reach(curve, target: float, window: int) -> int | None:
+    """First step count t (1-based) at which the trailing mean of ``curve`` reaches ``target``."""
+    s = smoothed(curve, window)
+    hit = np.nonzero(s >= target)[0]
+    return int(hit[0]) + 1 if len(hit) else None
+
+
+def sample_efficiency_ratio(prime_acc, rloo_acc, window: int) -> tuple[float, bool]:
+    """Steps PRIME needs to reach RLOO's final training accuracy (trailing mean over the last
+    ``window`` steps) divided by RLOO's number of steps. Not reached: (1.0 + 1/T, False), i.e.
+    counted as more steps than RLOO took."""
+    T = len(rloo_acc)
+    target = float(np.mean(rloo_acc[-window:]))
+    t = steps_to_reach(prime_acc, target, window)
+    return ((t / T, True) if t is not None else (1.0 + 1.0 / T, False))
+
+
+def early_late_change(x, frac: float = 0.25) -> float:
+    """Mean of the last ``frac`` of a per-step series minus the mean of its first ``frac`` (NaNs skipped)."""
+    x = np.asarray(x, float)
+    k = max(1, int(len(x) * frac))
+    early, late = x[:k][~np.isnan(x[:k])], x[-k:][~np.isnan(x[-k:])]
+    return float(late.mean() - early.mean()) if len(early) and len(late) else float("nan")
