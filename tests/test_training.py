@@ -38,13 +38,23 @@ def test_two_process_ddp_spawn_trains_a_real_module():
     from paperlib.compsum import CompSumClassifier, clean_accuracy
     from paperlib.nn import MLP
 
-    seed_everything(0)
-    net = MLP(8, (16,), 2)
-    module = CompSumClassifier(net, method="comp_sum", tau=1.0, lr=0.05)
-    before = [p.detach().clone() for p in net.parameters()]
-    dm = TensorDataModule(_toy(), _toy(256, 1), batch_size=64)
-    trainer = make_trainer({"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn"}, max_epochs=3)
-    trainer.fit(module, datamodule=dm)
+    from torch.multiprocessing.spawn import ProcessExitedException
+
+    for attempt in range(2):
+        seed_everything(0)
+        net = MLP(8, (16,), 2)
+        module = CompSumClassifier(net, method="comp_sum", tau=1.0, lr=0.05)
+        before = [p.detach().clone() for p in net.parameters()]
+        dm = TensorDataModule(_toy(), _toy(256, 1), batch_size=64)
+        trainer = make_trainer({"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn"}, max_epochs=3)
+        try:
+            trainer.fit(module, datamodule=dm)
+            break
+        except ProcessExitedException as e:
+            # gloo's worker threads sometimes abort at process exit after training finished
+            # ("terminate called without an active exception"); one retry, a second abort fails
+            if attempt or e.signal_name != "SIGABRT":
+                raise
     assert trainer.world_size == 2
     # weights trained in the two worker processes come back to this one
     assert any(not torch.equal(a, b) for a, b in zip(before, module.net.parameters()))
