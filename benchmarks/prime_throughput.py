@@ -15,7 +15,7 @@ import time
 import torch
 
 from paperlib.nn.gpt import GPT, generate
-from paperlib.prime import task
+from paperlib.data import arithmetic as task
 from paperlib.prime.sft import SFTConfig, encode_prompts
 from paperlib.prime.trainer import RLConfig, policy_update, prm_step, rollout, rloo_returns, outcome_rewards
 

@@ -90,7 +90,8 @@ import numpy as np
 import torch
 
 from paperlib.nn.gpt import GPT, generate
-from paperlib.prime import credit, task
+from paperlib.data import arithmetic as task
+from paperlib.prime import credit
 from paperlib.prime.experiment import (early_late_change, run_all, sample_efficiency_ratio, smoothed)
 from paperlib.prime.sft import SFTConfig, encode_prompts, train_sft
 from paperlib.prime.trainer import ARMS, RLConfig, evaluate

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..nn.gpt import GPT, response_log_probs
-from . import task
+from ..data import arithmetic as task
 from .sft import encode_prompts
 
 

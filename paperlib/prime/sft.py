@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..data import cache_dir
 from ..nn.gpt import GPT, GPTConfig
 from ..training import TensorDataModule, make_trainer, seed_everything
-from . import task
+from ..data import arithmetic as task
 
 
 @dataclass

@@ -27,7 +27,7 @@ import torch
 
 from ..nn.gpt import GPT, generate, response_log_probs
 from ..rl import masked_mean, ppo_clip_loss, rloo_returns
-from . import task
+from ..data import arithmetic as task
 from .prm import accuracy_filter, batch_norm_scores, implicit_process_reward, pairwise_accuracy, prm_loss
 from .sft import encode_prompts
 

@@ -1,4 +1,5 @@
-"""Multi-step addition with worked steps and a rule-based verifier: PRIME's task at CPU scale.
+"""Multi-step addition with worked steps and a rule-based verifier: the CPU-scale reasoning task of
+the PRIME and A-LoL reproductions.
 
 A prompt is a chain sum ``a1+a2+...+an=``; a worked solution adds one term per step and ends
 with the answer: ``a1+a2=s2;s2+a3=s3;...;A<sn>``. Every number is written least-significant

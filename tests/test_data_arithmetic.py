@@ -1,8 +1,8 @@
-"""The arithmetic task: worked solutions, forgotten carries, the verifier, step spans."""
+"""Multi-step arithmetic with worked steps (PRIME, A-LoL): forgotten carries, the verifier, step spans."""
 import numpy as np
 import pytest
 
-from paperlib.prime import task
+from paperlib.data import arithmetic as task
 
 
 def test_lsb_first_and_worked_solution_format():
