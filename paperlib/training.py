@@ -45,6 +45,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*The number of training batches.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
+    warnings.filterwarnings("ignore", message=".*val_dataloader.* but have no .validation_step.*")
 
 
 @dataclass
@@ -167,3 +168,34 @@ class TensorDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.eval_batch_size, shuffle=False)
+
+
+class NextTokenModule(L.LightningModule):
+    """Teacher-forced next-token cross-entropy of a causal LM on chosen positions (e.g. the response
+    tokens of prompt + response rows), AdamW with a one-cycle learning rate.
+
+    Batches are ``(tokens (B, T), loss_mask (B, T - 1))``: position t of ``loss_mask`` says whether
+    token t + 1 is scored. The model is called as ``model(tokens, pad_mask)`` and returns logits.
+    """
+
+    def __init__(self, model: torch.nn.Module, lr: float, pad_id: int = 0, weight_decay: float = 0.01,
+                 pct_start: float = 0.05):
+        super().__init__()
+        self.model = model
+        self.lr, self.pad_id, self.weight_decay, self.pct_start = lr, pad_id, weight_decay, pct_start
+        self.losses: list[float] = []
+
+    def training_step(self, batch, _):
+        tokens, loss_mask = batch
+        T = int(loss_mask.sum(0).nonzero().max()) + 2  # trim the batch to its longest row
+        tokens, loss_mask = tokens[:, :T], loss_mask[:, :T - 1]
+        logits = self.model(tokens[:, :-1], tokens[:, :-1] != self.pad_id)
+        loss = torch.nn.functional.cross_entropy(logits[loss_mask], tokens[:, 1:][loss_mask])
+        self.losses.append(float(loss.detach()))
+        return loss
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        total = self.trainer.estimated_stepping_batches
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=total, pct_start=self.pct_start)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

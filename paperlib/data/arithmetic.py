@@ -119,7 +119,14 @@ def make_problem(rng: np.random.Generator, n_terms: int, max_digits: int, p_slip
     terms = [int(rng.integers(10 ** (d - 1) if d > 1 else 0, 10 ** d)) for d in digits]
     if width and n_terms * (10 ** max_digits - 1) >= 10 ** width:
         raise ValueError(f"{n_terms} terms of {max_digits} digits can exceed width={width}")
-    prob = Problem(terms, width=width)
+    return solve(terms, rng, p_slip, width, slip_column)
+
+
+def solve(terms: list[int], rng: np.random.Generator, p_slip: float = 0.0, width: int = 0,
+          slip_column: int | None = 1) -> Problem:
+    """A worked solution of the chain sum ``terms``, each step that carries out of ``slip_column``
+    forgetting that carry with probability ``p_slip`` (later steps continue from what was written)."""
+    prob = Problem(list(terms), width=width)
     left = terms[0]
     for i, t in enumerate(terms[1:]):
         written = left + t
@@ -183,3 +190,21 @@ def first_wrong_step(prompt_terms: list[int], response: str) -> int | None:
             return i
         left += t
     return None
+
+
+def encode_batch(prompts: list[str], responses: list[str] | None = None, device="cpu"):
+    """Token ids for a batch: ``<bos> prompt`` left-padded to a common width P, then (when given)
+    ``response <eos>`` right-padded. Returns (tokens, real-token mask, P)."""
+    import torch
+
+    heads = [[BOS] + encode(p) for p in prompts]
+    P = max(map(len, heads))
+    tails = [encode(r) + [EOS] for r in responses] if responses is not None else [[] for _ in prompts]
+    L = max(map(len, tails))
+    tokens = torch.full((len(heads), P + L), PAD, dtype=torch.long)
+    for i, (h, t) in enumerate(zip(heads, tails)):
+        tokens[i, P - len(h):P] = torch.tensor(h)
+        if t:
+            tokens[i, P:P + len(t)] = torch.tensor(t)
+    tokens = tokens.to(device)
+    return tokens, tokens != PAD, P

@@ -97,13 +97,14 @@ class GPT(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx, pad_mask=None, cache=None, positions=None):
+    def forward(self, idx, pad_mask=None, cache=None, positions=None, return_hidden: bool = False):
         """Logits (B, T, V) for tokens ``idx`` (B, T).
 
         ``pad_mask`` (B, S): True for real tokens over the whole sequence so far (cache + idx);
         padding never receives attention. ``positions`` (B, T): position ids (default: the count
         of real tokens before each one). Returns ``(logits, new_cache)`` when ``cache`` is a list
-        (pass ``[]`` to start one), else logits.
+        (pass ``[]`` to start one), else logits; with ``return_hidden`` the last layer's (normalised)
+        hidden states (B, T, C) instead.
         """
         B, T = idx.shape
         past = 0 if not cache else cache[0][0].shape[2]
@@ -124,7 +125,10 @@ class GPT(nn.Module):
         for i, block in enumerate(self.blocks):
             x, kv = block(x, attn_mask, cache[i] if cache else None)
             new_cache.append(kv)
-        logits = self.head(self.ln_f(x))
+        h = self.ln_f(x)
+        if return_hidden:
+            return h
+        logits = self.head(h)
         return (logits, new_cache) if cache is not None else logits
 
 

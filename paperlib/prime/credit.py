@@ -18,7 +18,6 @@ import torch
 
 from ..nn.gpt import GPT, response_log_probs
 from ..data import arithmetic as task
-from .sft import encode_prompts
 
 
 def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int, p_slip: float,
@@ -35,14 +34,7 @@ def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digit
 
 def encode_with_responses(problems, device="cpu"):
     """Left-padded prompts followed by the given solutions (+ EOS), right-padded."""
-    x, xm = encode_prompts(problems, device)
-    resp = [task.encode(p.solution) + [task.EOS] for p in problems]
-    L = max(map(len, resp))
-    y = torch.full((len(resp), L), task.PAD, dtype=torch.long)
-    for i, r in enumerate(resp):
-        y[i, :len(r)] = torch.tensor(r)
-    y = y.to(device)
-    return torch.cat([x, y], 1), torch.cat([xm, y != task.PAD], 1), x.shape[1]
+    return task.encode_batch([p.prompt for p in problems], [p.solution for p in problems], device)
 
 
 @torch.no_grad()

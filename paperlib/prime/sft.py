@@ -7,13 +7,11 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-import lightning as L
 import torch
-import torch.nn.functional as F
 
 from ..data import cache_dir
 from ..nn.gpt import GPT, GPTConfig
-from ..training import TensorDataModule, make_trainer, seed_everything
+from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
 from ..data import arithmetic as task
 
 
@@ -74,29 +72,6 @@ def encode_solutions(problems, block_size: int):
     return tokens, loss_mask
 
 
-class SFTModule(L.LightningModule):
-    def __init__(self, cfg: SFTConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.model = GPT(cfg.gpt_config())
-        self.losses: list[float] = []
-
-    def training_step(self, batch, _):
-        tokens, loss_mask = batch
-        T = int(loss_mask.sum(0).nonzero().max()) + 2  # trim the batch to its longest row
-        tokens, loss_mask = tokens[:, :T], loss_mask[:, :T - 1]
-        logits = self.model(tokens[:, :-1], tokens[:, :-1] != task.PAD)
-        loss = F.cross_entropy(logits[loss_mask], tokens[:, 1:][loss_mask])
-        self.losses.append(float(loss.detach()))
-        return loss
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=0.01)
-        total = self.trainer.estimated_stepping_batches
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=total, pct_start=0.05)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
 def entropy_floor(problems, p_slip: float) -> float:
     """The lowest achievable SFT loss (nats per response token) on these data: each carry into
     the slip column is a coin flip with probability ``p_slip``; every other token is determined."""
@@ -126,7 +101,7 @@ def train_sft(cfg: SFTConfig, trainer_cfg: dict | None = None, use_cache: bool =
         log(f"SFT model loaded from cache {path.name} ({model.num_params():,} parameters)")
         return model.eval(), state["info"]
     seed_everything(cfg.seed)
-    module = SFTModule(cfg)
+    module = NextTokenModule(GPT(cfg.gpt_config()), cfg.lr, pad_id=task.PAD)
     t0 = time.time()
     used, rounds, floor, converged = 0, 0, float("nan"), False
     while used < cfg.max_examples:

@@ -1,0 +1,145 @@
+"""Offline training of a policy on (x, y, R) data with A-LoL or a baseline, as the official
+``lolrl_qlora_llama_hh.py`` runs it:
+
+* the reference pi_ref is the model trained by NLL on the offline data; every method starts from it;
+* A-LoL variants: A = R - V_ref(x) per example, negative-advantage examples dropped, batches drawn
+  with replacement in proportion to A+ (``good_priority``), and the step budget scaled by the
+  fraction of data with A > 0 (``max_steps = 9000 * positive_ratio``);
+* wNLL, R-GOLD, R-LoL: batches drawn in proportion to the reward; NLL and DPO: uniform;
+* model selection: greedy outputs on the dev prompts scored by the reward every ``eval_every``
+  steps; a checkpoint is kept only when it beats the best so far, starting from pi_ref's dev reward.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from ..data import arithmetic as task
+from ..nn.gpt import GPT, generate, response_log_probs
+from .data import OfflineData, partial_credit
+from .losses import METHODS, alol_loss, dpo_loss
+
+ALL_METHODS = METHODS + ("dpo",)
+SAMPLING = {"nll": "uniform", "dpo": "uniform", "wnll": "reward", "r_gold": "reward", "r_lol": "reward",
+            "a_lol": "advantage", "a_lol_seq": "advantage", "a_lol_kl": "advantage", "a_lol_ref_free": "advantage"}
+
+
+@dataclass
+class OfflineConfig:
+    method: str = "a_lol"
+    steps: int = 300  # optimizer steps before scaling by the positive-advantage fraction
+    batch_size: int = 32
+    lr: float = 1e-4
+    eps: float = 0.9  # ratio clamp [1 - eps, 1 + eps]
+    kl_beta: float = 0.2
+    dpo_beta: float = 0.1
+    grad_clip: float = 1.0
+    scale_steps: bool = True  # A-LoL variants: steps *= fraction of data with A > 0 (official)
+    eval_every: int = 50
+    max_new_tokens: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in ALL_METHODS:
+            raise ValueError(f"unknown method {self.method!r}; valid: {ALL_METHODS}")
+
+
+@torch.no_grad()
+def greedy_outputs(model: GPT, problems, max_new_tokens: int, batch: int = 256) -> list[str]:
+    model.eval()
+    out = []
+    for i in range(0, len(problems), batch):
+        x, xm, P = task.encode_batch([p.prompt for p in problems[i:i + batch]])
+        toks, _ = generate(model, x, xm, max_new_tokens, task.EOS, greedy=True, banned_ids=(task.BOS,))
+        out += [task.decode(t[P:].tolist()) for t in toks]
+    return out
+
+
+def mean_reward(model: GPT, problems, max_new_tokens: int) -> tuple[float, list[str]]:
+    outs = greedy_outputs(model, problems, max_new_tokens)
+    return float(np.mean([partial_credit(p.terms, o) for p, o in zip(problems, outs)])), outs
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    """Distinct n-grams (of characters, the task's tokens) over all n-grams of the outputs."""
+    grams = [t[i:i + n] for t in texts for i in range(len(t) - n + 1)]
+    return len(set(grams)) / max(1, len(grams))
+
+
+def _sequence_logp(model, tokens, mask, P):
+    lp = response_log_probs(model, tokens, mask, P)
+    return lp, mask[:, P:].to(lp.dtype)
+
+
+def train_offline(ref: GPT, data: OfflineData, cfg: OfflineConfig, dev_problems, advantages=None, log=None) -> dict:
+    """Fine-tune a copy of ``ref`` on ``data`` with ``cfg.method``. Returns the selected policy, the
+    dev-reward history, the fraction of data used and the step count."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    policy = copy.deepcopy(ref).train()
+    ref = ref.eval()
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    mode = SAMPLING[cfg.method]
+    n = len(data)
+    if mode == "advantage":
+        if advantages is None:
+            raise ValueError(f"{cfg.method} needs advantages A = R - V_ref(x)")
+        weights = np.clip(np.asarray(advantages, float), 0.0, None)
+    elif mode == "reward":
+        weights = np.asarray(data.rewards, float).copy()
+    else:
+        weights = np.ones(n)
+    used = float((weights > 0).mean())
+    steps = cfg.steps
+    if mode == "advantage" and cfg.scale_steps:
+        steps = max(1, int(round(cfg.steps * used)))
+    pairs = data.pairs() if cfg.method == "dpo" else None
+    if cfg.method == "dpo" and not pairs:
+        raise ValueError("DPO needs prompts with two responses of different reward")
+    probs = weights / weights.sum() if weights.sum() > 0 else None
+    best_reward, _ = mean_reward(ref, dev_problems, cfg.max_new_tokens)
+    best_state, best_step = copy.deepcopy(policy.state_dict()), 0
+    history = {"step": [0], "dev_reward": [best_reward]}
+    t0 = time.time()
+    for step in range(1, steps + 1):
+        policy.train()
+        if cfg.method == "dpo":
+            pick = rng.integers(0, len(pairs), size=cfg.batch_size)
+            rows = [pairs[i][0] for i in pick] + [pairs[i][1] for i in pick]
+        elif probs is None:
+            break
+        else:
+            rows = rng.choice(n, size=cfg.batch_size, replace=True, p=probs).tolist()
+        tokens, mask, P = task.encode_batch([data.problems[i].prompt for i in rows], [data.responses[i] for i in rows])
+        logp, rmask = _sequence_logp(policy, tokens, mask, P)
+        with torch.no_grad():
+            ref_logp = response_log_probs(ref, tokens, mask, P) if cfg.method not in ("nll", "wnll", "r_gold", "a_lol_ref_free") else None
+        if cfg.method == "dpo":
+            seq = (logp * rmask).sum(-1)
+            ref_seq = (ref_logp * rmask).sum(-1)
+            b = cfg.batch_size
+            loss = dpo_loss(seq[:b], seq[b:], ref_seq[:b], ref_seq[b:], cfg.dpo_beta)
+        else:
+            r = torch.as_tensor(data.rewards[rows], dtype=torch.float32)
+            a = torch.as_tensor(np.asarray(advantages)[rows], dtype=torch.float32) if advantages is not None else None
+            loss = alol_loss(cfg.method, logp, rmask, reward=r, advantage=a, ref_logp=ref_logp, eps=cfg.eps,
+                             kl_beta=cfg.kl_beta)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+        opt.step()
+        if step % cfg.eval_every == 0 or step == steps:
+            dev, _ = mean_reward(policy, dev_problems, cfg.max_new_tokens)
+            history["step"].append(step)
+            history["dev_reward"].append(dev)
+            if dev > best_reward:
+                best_reward, best_state, best_step = dev, copy.deepcopy(policy.state_dict()), step
+            if log:
+                log(f"{cfg.method} seed {cfg.seed} step {step}/{steps}: dev reward {dev:.3f} (best {best_reward:.3f})")
+    policy.load_state_dict(best_state)
+    return {"config": asdict(cfg), "policy": policy.eval(), "history": history, "data_used": used, "steps": steps,
+            "best_step": best_step, "best_dev_reward": best_reward, "wall_s": time.time() - t0}

@@ -1,0 +1,68 @@
+"""The reference value estimate V_ref(x) of A-LoL, as the official ``ValueHeadAttention``
+(``utils/rl_utils.py``): attention pooling with one learned query over the frozen reference
+model's last-layer hidden states of the prompt, a linear layer, sigmoid * max_value. It is fit by
+MSE to the rewards of the reference's own greedy outputs on a dev split
+(``train_value_function_on_val_predictions``), keeping the epoch with the lowest training MSE.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..nn.gpt import GPT
+
+
+class ValueHeadAttention(nn.Module):
+    def __init__(self, hidden: int, n_head: int = 8, max_value: float = 1.0, dropout: float = 0.1):
+        super().__init__()
+        if hidden % n_head:
+            n_head = max(h for h in range(1, n_head + 1) if hidden % h == 0)
+        self.attn = nn.MultiheadAttention(hidden, n_head, batch_first=True)
+        self.query = nn.Parameter(torch.randn(hidden))
+        self.summary = nn.Linear(hidden, 1)
+        self.dropout = nn.Dropout(dropout)
+        self.max_value = max_value
+
+    def forward(self, h, pad_mask):
+        """``h`` (B, P, C) prompt hidden states, ``pad_mask`` (B, P) True for real tokens: (B,)."""
+        q = self.query.expand(h.shape[0], 1, -1)
+        hd = self.dropout(h)
+        pooled, _ = self.attn(q, hd, hd, key_padding_mask=~pad_mask)
+        return torch.sigmoid(self.summary(self.dropout(pooled[:, 0])).squeeze(-1)) * self.max_value
+
+
+@torch.no_grad()
+def prompt_states(ref: GPT, prompts, prompt_mask, batch: int = 256):
+    ref.eval()
+    return torch.cat([ref(prompts[i:i + batch], prompt_mask[i:i + batch], return_hidden=True)
+                      for i in range(0, len(prompts), batch)])
+
+
+def fit_value_head(states, mask, targets, epochs: int = 10, lr: float = 1e-3, batch: int = 16, seed: int = 0,
+                   max_value: float = 1.0):
+    """MSE fit of a ``ValueHeadAttention`` on precomputed prompt states; the epoch with the lowest
+    mean training MSE is kept (as the official code). Returns (head in eval mode, per-epoch MSE)."""
+    torch.manual_seed(seed)
+    head = ValueHeadAttention(states.shape[-1], max_value=max_value)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    y = torch.as_tensor(targets, dtype=torch.float32)
+    best, best_state, history = float("inf"), None, []
+    for _ in range(epochs):
+        head.train()
+        losses = []
+        for idx in torch.randperm(len(y), generator=g).split(batch):
+            loss = F.mse_loss(head(states[idx], mask[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        history.append(float(np.mean(losses)))
+        if history[-1] < best:
+            best, best_state = history[-1], copy.deepcopy(head.state_dict())
+    head.load_state_dict(best_state)
+    return head.eval(), history
