@@ -60,7 +60,7 @@ def fit_value_head(states, mask, targets, epochs: int = 10, lr: float = 1e-3, ba
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         history.append(float(np.mean(losses)))
         if history[-1] < best:
             best, best_state = history[-1], copy.deepcopy(head.state_dict())

@@ -1,0 +1,231 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Improving Language Models with Advantage-based Offline Policy Gradients (A-LoL)
+# Baheti et al., ICLR 2024; official code [abaheti95/LoL-RL](https://github.com/abaheti95/LoL-RL), implemented after
+# `lolrl_qlora_llama_hh.py`, `train_generation_task_with_off_policy_PG.py` and `utils/rl_utils.py`.
+#
+# **The method.** The whole response is one action. The reference policy $\pi_{\mathrm{ref}}$ is the model trained
+# by NLL on the offline data; its value $V_{\mathrm{ref}}(x)$ is an attention-pooling head on its prompt states,
+# fit to the rewards of its own greedy outputs on a dev split. Each offline example gets the advantage
+# $A=R(x,y)-V_{\mathrm{ref}}(x)$; examples with $A\le0$ are dropped and batches are drawn in proportion to $A$.
+# A-LoL minimises $-A\cdot\mathrm{clip}(r,1-\epsilon,1+\epsilon)\log\pi_\theta(y|x)$ with the detached sequence ratio
+# $r=\pi_\theta(y|x)/\pi_{\mathrm{ref}}(y|x)$, $\epsilon=0.9$; variants: per-token ratios (A-LoL seq), a KL penalty
+# (A-LoL KL), no ratio (ref-free). Baselines: NLL, weighted NLL, R-GOLD, R-LoL, DPO.
+#
+# **At laptop scale** (task 1 of the issue): chain sums with worked steps (the PRIME reproduction's task), an offline
+# dataset with two responses per prompt from three sources (correct, sloppy: forgotten carries, wrong: garbled sums),
+# reward = partial credit (steps right before the first error, and the answer). A noisy split holds mostly wrong
+# responses. Checked: **C1** A-LoL beats NLL, wNLL and R-GOLD; **C2** on the noisy split A-LoL improves over
+# $\pi_{\mathrm{ref}}$, NLL does not; **C3** A-LoL trains on a subset and is no less stable than DPO; **C4** its
+# outputs are at least as diverse.
+
+# %% tags=["parameters"]
+seeds = [0, 1, 2]  # seeds of the value head fit and the offline training (sampling, initial shuffles)
+methods = ["nll", "wnll", "r_gold", "r_lol", "a_lol", "a_lol_seq", "a_lol_kl", "a_lol_ref_free", "dpo"]  # main split
+noisy_methods = ["nll", "a_lol"]  # methods run on the noisy split (C2)
+workers = 2  # parallel worker processes
+threads = 1  # torch threads per worker
+# data
+train_prompts = 20000  # offline training prompts (two responses each)
+dev_prompts = 200  # dev split: value-head targets and model selection
+test_prompts = 300  # test split
+max_terms = 6  # chain sums of 3..max_terms two-digit terms
+# reference policy (NLL on the offline data; cached)
+ref_examples = 300000  # (prompt, response) presentations
+ref_lr = 0.002  # AdamW peak learning rate (one-cycle)
+n_layer = 3  # GPT layers
+n_embd = 64  # GPT width
+# value head (official: 10 epochs, lr 1e-5 for LLaMA-7B states; a 64-wide head needs a larger step)
+value_epochs = 10
+value_lr = 0.001
+# offline training (official HH: lr 2e-4, 16 examples a step, eps 0.9)
+steps = 300  # optimizer steps (A-LoL variants: times the fraction with A > 0, as the official code)
+batch_size = 32
+lr = 0.0001  # Adam
+eps = 0.9  # ratio clamp
+kl_beta = 0.2  # A-LoL KL
+dpo_beta = 0.1
+eval_every = 50  # steps between dev evaluations (model selection)
+
+# %%
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from paperlib.alol.data import make_offline_data, partial_credit
+from paperlib.alol.experiment import run_all
+from paperlib.alol.reference import ReferenceConfig, train_reference
+from paperlib.alol.trainer import ALL_METHODS, OfflineConfig, distinct_n, greedy_outputs, mean_reward
+from paperlib.alol.value import fit_value_head, prompt_states
+from paperlib.data import arithmetic as task
+from paperlib.repro.record import Run
+
+torch.set_num_threads(max(threads, 1) * max(workers, 1))
+run = Run("alol", globals())
+T0 = time.perf_counter()
+
+
+def log(msg):
+    print(f"[{time.perf_counter() - T0:6.0f} s] {msg}", flush=True)
+
+
+bad = sorted(set(methods + noisy_methods) - set(ALL_METHODS))
+if bad:
+    raise ValueError(f"unknown method(s) {bad}; valid: {list(ALL_METHODS)}")
+
+# %% [markdown]
+# ## Offline data and the reference policy
+
+# %%
+splits = {name: make_offline_data(train_prompts, seed, name, max_terms=max_terms)
+          for name, seed in (("main", 0), ("noisy", 10))}
+dev = make_offline_data(dev_prompts, 1, "main", responses_per_prompt=1, max_terms=max_terms).problems
+test = make_offline_data(test_prompts, 2, "main", responses_per_prompt=1, max_terms=max_terms).problems
+for name, d in splits.items():
+    run.metric(f"data/{name}/mean_reward", float(d.rewards.mean()))
+    for s in ("correct", "sloppy", "wrong"):
+        run.metric(f"data/{name}/share_{s}", float(np.mean([x == s for x in d.sources])))
+    log(f"{name} split: {len(d):,} responses, mean reward {d.rewards.mean():.3f}")
+ref_cfg = ReferenceConfig(examples=ref_examples, lr=ref_lr, n_layer=n_layer, n_embd=n_embd)
+refs = {}
+for name, d in splits.items():
+    refs[name], info = train_reference(d, ref_cfg, f"{name}-{train_prompts}-{max_terms}", log=log)
+    run.metric(f"ref/{name}/train_s", info["train_s"])
+    run.metric(f"ref/{name}/test_reward", mean_reward(refs[name], test, 100)[0])
+    log(f"pi_ref ({name}): test reward {run.metrics[f'ref/{name}/test_reward']:.3f}")
+
+# %% [markdown]
+# ## Value of the reference and advantages
+# $V_{\mathrm{ref}}$ is fit by MSE to the rewards of $\pi_{\mathrm{ref}}$'s greedy outputs on the dev prompts (one head per
+# seed); $A=R-V_{\mathrm{ref}}(x)$ on every training example.
+
+# %%
+advantages = {}
+for name, d in splits.items():
+    ref = refs[name]
+    dev_out = greedy_outputs(ref, dev, 100)
+    targets = np.array([partial_credit(p.terms, o) for p, o in zip(dev, dev_out)])
+    x, xm, _ = task.encode_batch([p.prompt for p in dev])
+    h_dev = prompt_states(ref, x, xm)
+    xt, xtm, _ = task.encode_batch([p.prompt for p in d.problems])
+    h_train = prompt_states(ref, xt, xtm)
+    for s in seeds:
+        head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s)
+        with torch.no_grad():
+            v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).numpy()
+        advantages[(name, s)] = d.rewards - v
+    used = [float((advantages[(name, s)] > 0).mean()) for s in seeds]
+    run.metric(f"{name}/positive_fraction", float(np.mean(used)))
+    log(f"{name}: V_ref fit on {len(dev)} dev outputs (mean reward {targets.mean():.3f}); fraction with A > 0: "
+        + ", ".join(f"{u:.3f}" for u in used))
+
+# %% [markdown]
+# ## Offline training runs
+
+# %%
+jobs = []
+for name, ms in (("main", methods), ("noisy", noisy_methods)):
+    for m in ms:
+        for s in seeds:
+            cfg = OfflineConfig(method=m, steps=steps, batch_size=batch_size, lr=lr, eps=eps, kl_beta=kl_beta,
+                                dpo_beta=dpo_beta, eval_every=eval_every, seed=s)
+            jobs.append((name, refs[name], splits[name], advantages[(name, s)], dev, test, cfg))
+results = run_all(jobs, workers=workers, threads_per_worker=threads, log=log)
+R = {(r["split"], r["method"], r["seed"]): r for r in results}
+for (split, m, s), r in R.items():
+    run.metric(f"{split}/{m}/seed={s}/test_reward", r["test_reward"])
+    run.metric(f"{split}/{m}/seed={s}/distinct2", r["distinct2"])
+
+
+def per_seed(split, m, key="test_reward"):
+    return np.array([R[(split, m, s)][key] for s in seeds])
+
+
+# %%
+rows = []
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 1]})
+for ax, (split, ms) in zip(axes, (("main", methods), ("noisy", noisy_methods))):
+    means = [per_seed(split, m).mean() for m in ms]
+    errs = [per_seed(split, m).std(ddof=1) if len(seeds) > 1 else 0.0 for m in ms]
+    ax.bar(range(len(ms)), means, yerr=errs, color=["tab:red" if m.startswith("a_lol") else "tab:gray" for m in ms])
+    ax.axhline(run.metrics[f"ref/{split}/test_reward"], color="k", ls=":", lw=1, label="pi_ref")
+    ax.set_xticks(range(len(ms)), ms, rotation=45, ha="right", fontsize=8)
+    ax.set_title(f"{split} split: test reward (mean ± std, {len(seeds)} seeds)", fontsize=9)
+    lo = min(min(means), run.metrics[f"ref/{split}/test_reward"])
+    ax.set_ylim(max(0.0, lo - 0.1), 1.0)
+    ax.legend(fontsize=7)
+    rows += [dict(split=split, method=m, seed=s, test_reward=R[(split, m, s)]["test_reward"]) for m in ms for s in seeds]
+run.figure(fig, "test_reward", rows)
+plt.show()
+
+fig, ax = plt.subplots(figsize=(6, 3.6))
+curve_rows = []
+for m in methods:
+    hs = [R[("main", m, s)]["history"] for s in seeds]
+    for s, h in zip(seeds, hs):
+        curve_rows += [dict(method=m, seed=s, step=t, dev_reward=v) for t, v in zip(h["step"], h["dev_reward"])]
+    ax.plot(hs[0]["step"], np.mean([h["dev_reward"] for h in hs], 0), marker=".", label=m,
+            ls="-" if m.startswith("a_lol") else "--")
+ax.set_xlabel("optimizer step"); ax.set_ylabel("dev reward (greedy)"); ax.legend(fontsize=6, ncol=2)
+ax.set_title("Dev reward over training (main split, mean over seeds)", fontsize=9)
+run.figure(fig, "reward_over_training", curve_rows)
+plt.show()
+
+fig, ax = plt.subplots(figsize=(4.5, 3))
+used_rows = [dict(split=sp, method=m, data_used=float(per_seed(sp, m, "data_used").mean()))
+             for sp, ms in (("main", methods), ("noisy", noisy_methods)) for m in ms if m.startswith("a_lol")]
+ax.bar([f"{r['split']}\n{r['method']}" for r in used_rows], [r["data_used"] for r in used_rows], color="tab:red")
+ax.set_ylabel("fraction of training data with A > 0"); ax.set_ylim(0, 1); ax.tick_params(axis="x", labelsize=6)
+run.figure(fig, "data_used", used_rows)
+plt.show()
+
+# %% [markdown]
+# ## Claims
+# C1 per seed: the worst A-LoL variant's test reward minus the best of NLL, wNLL and R-GOLD. C2: on the noisy split,
+# test reward minus $\pi_{\mathrm{ref}}$'s for A-LoL (must be above 0) and NLL (must not be). C3: A-LoL's fraction of
+# data used, and its absolute deviation from its seed mean minus DPO's (mean at most 0: no larger spread). C4:
+# distinct-2 of A-LoL's test outputs minus the most diverse of the NLL, wNLL, R-GOLD and DPO baselines.
+
+# %%
+alol_variants = [m for m in methods if m.startswith("a_lol")]
+base = [m for m in ("nll", "wnll", "r_gold") if m in methods]
+if alol_variants and base:
+    worst = np.min([per_seed("main", m) for m in alol_variants], axis=0)
+    best_base = np.max([per_seed("main", m) for m in base], axis=0)
+    run.measure("c1_worst_alol_minus_best_baseline", worst - best_base)
+if "a_lol" in noisy_methods:
+    run.measure("c2_noisy_alol_minus_ref", per_seed("noisy", "a_lol") - run.metrics["ref/noisy/test_reward"])
+if "nll" in noisy_methods:
+    run.measure("c2_noisy_nll_minus_ref", per_seed("noisy", "nll") - run.metrics["ref/noisy/test_reward"])
+if "a_lol" in methods:
+    run.measure("c3_alol_data_used", per_seed("main", "a_lol", "data_used"))
+    if "dpo" in methods:
+        a, d = per_seed("main", "a_lol"), per_seed("main", "dpo")
+        run.measure("c3_alol_minus_dpo_abs_deviation", np.abs(a - a.mean()) - np.abs(d - d.mean()))
+    div_base = [m for m in ("nll", "wnll", "r_gold", "dpo") if m in methods]
+    if div_base:
+        run.measure("c4_alol_minus_baseline_distinct2", per_seed("main", "a_lol", "distinct2")
+                    - np.max([per_seed("main", m, "distinct2") for m in div_base], axis=0))
+run.check_claims()
+print(run.claims_table())
+run.metric("wall_s", time.perf_counter() - T0)
+run.save();

@@ -1,0 +1,59 @@
+"""A-LoL's runs over methods and seeds in worker processes (the notebook calls these)."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from ..nn.gpt import GPT, GPTConfig
+from .data import partial_credit
+from .trainer import OfflineConfig, distinct_n, greedy_outputs, train_offline
+
+
+def _init_worker(threads: int):
+    torch.set_num_threads(threads)
+
+
+def run_job(ref_state: dict, gpt_cfg: dict, data, advantages, dev_problems, test_problems, cfg: dict) -> dict:
+    ref = GPT(GPTConfig(**gpt_cfg))
+    ref.load_state_dict(ref_state)
+    ref.eval()
+    c = OfflineConfig(**cfg)
+    out = train_offline(ref, data, c, dev_problems, advantages)
+    outs = greedy_outputs(out["policy"], test_problems, c.max_new_tokens)
+    rewards = [partial_credit(p.terms, o) for p, o in zip(test_problems, outs)]
+    return {"method": c.method, "seed": c.seed, "test_reward": float(np.mean(rewards)),
+            "distinct2": distinct_n(outs, 2), "distinct3": distinct_n(outs, 3), "history": out["history"],
+            "data_used": out["data_used"], "steps": out["steps"], "best_step": out["best_step"],
+            "wall_s": out["wall_s"], "example_outputs": outs[:3]}
+
+
+def run_all(jobs: list[tuple], workers: int = 2, threads_per_worker: int = 1, log=print) -> list[dict]:
+    """``jobs``: (split name, ref GPT, OfflineData, advantages, dev problems, test problems, OfflineConfig).
+    Results in job order, each with its split name."""
+    t0 = time.time()
+    args = [(split, ({k: v.cpu() for k, v in ref.state_dict().items()}, asdict(ref.cfg), data, adv, dev, test, asdict(c)))
+            for split, ref, data, adv, dev, test, c in jobs]
+    results: list[dict | None] = [None] * len(jobs)
+
+    def done(i, r, n):
+        r["split"] = args[i][0]
+        results[i] = r
+        log(f"{r['split']}: {r['method']} seed {r['seed']}: test reward {r['test_reward']:.3f}, "
+            f"{r['wall_s']:.0f} s ({n}/{len(jobs)}, {time.time() - t0:.0f} s)")
+
+    if workers <= 1:
+        _init_worker(threads_per_worker)
+        for i, (_, a) in enumerate(args):
+            done(i, run_job(*a), i + 1)
+        return results
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(threads_per_worker,)) as ex:
+        futs = {ex.submit(run_job, *a): i for i, (_, a) in enumerate(args)}
+        for n, f in enumerate(as_completed(futs), 1):
+            done(futs[f], f.result(), n)
+    return results
