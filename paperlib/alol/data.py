@@ -1,16 +1,20 @@
 """Offline (prompt, response, reward) data for A-LoL that no trained policy generated.
 
 Task 1 is the shared chain-sum arithmetic (``paperlib.data.arithmetic``) with responses from three
-sources of mixed quality, as a pre-existing offline dataset would hold:
+sources of mixed quality, each with a *systematic* habit, as a pre-existing offline dataset of
+human or model answers would hold:
 
 * ``correct``: the exact worked solution;
-* ``sloppy``: a worked solution whose carries into the hundreds are forgotten with probability 0.5
-  (partly wrong: the steps before the first slip are right);
-* ``wrong``: every step's sum replaced by random digits with probability ``p_garble`` (mostly wrong).
+* ``sloppy``: always forgets the carry into the hundreds (partly wrong: the steps before the first
+  such carry are right);
+* ``wrong``: adds digit by digit and never carries (mostly wrong).
 
-The reward is a program, partial credit in [0, 1]: half for the share of steps that are right
-before the first wrong one, half for the final answer. The *noisy* split is mostly ``wrong``
-responses with a few good ones (the paper's robustness case).
+Because the habits are systematic, the most frequent continuation in the data is wrong where the
+sloppy and wrong sources outnumber the correct one: imitation (NLL) learns the majority habit and
+greedy decoding shows it, so improving on the reference needs the rewards. The reward is a
+program, partial credit in [0, 1]: half for the share of steps that are right before the first
+wrong one, half for the final answer. The *noisy* split is mostly ``wrong`` responses with a few
+good ones (the paper's robustness case).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from ..data import arithmetic as task
 
 SOURCES = ("correct", "sloppy", "wrong")
 MIXES = {"main": {"correct": 0.3, "sloppy": 0.4, "wrong": 0.3},
-         "noisy": {"correct": 0.05, "sloppy": 0.15, "wrong": 0.8}}
+         "noisy": {"correct": 0.1, "sloppy": 0.2, "wrong": 0.7}}
 
 
 def partial_credit(terms: list[int], response: str) -> float:
@@ -33,19 +37,26 @@ def partial_credit(terms: list[int], response: str) -> float:
     return 0.5 * right / n + 0.5 * task.verify(terms, response)
 
 
-def garbled_solution(problem: task.Problem, rng: np.random.Generator, p_garble: float) -> str:
-    """The worked solution with each step's sum replaced by random digits with probability
-    ``p_garble``; later steps continue from what was written."""
-    w = problem.width or 3
-    left = problem.terms[0]
-    parts = []
-    for t in problem.terms[1:]:
-        s = left + t
-        if rng.random() < p_garble:
-            s = int(rng.integers(0, 10 ** w))
-        parts.append(f"{task.lsb(left, problem.width)}+{task.lsb(t, problem.width)}={task.lsb(s, problem.width)}")
-        left = s
-    return ";".join(parts) + f";A{task.lsb(left, problem.width)}"
+def add_without_carries(a: int, b: int) -> int:
+    """Digit-by-digit sum with every carry dropped (each digit (a_i + b_i) mod 10)."""
+    out, place = 0, 1
+    while a or b:
+        out += ((a % 10 + b % 10) % 10) * place
+        a, b, place = a // 10, b // 10, place * 10
+    return out
+
+
+def carry_free_solution(terms: list[int], width: int) -> task.Problem:
+    """The ``wrong`` source: every step adds without carrying; later steps continue from it."""
+    prob = task.Problem(list(terms), width=width)
+    left = terms[0]
+    for i, t in enumerate(terms[1:]):
+        written = add_without_carries(left, t)
+        if written != left + t and prob.first_error is None:
+            prob.first_error = i
+        prob.steps.append((left, t, written))
+        left = written
+    return prob
 
 
 @dataclass
@@ -78,8 +89,7 @@ class OfflineData:
 
 
 def make_offline_data(n_prompts: int, seed: int, mix: str | dict = "main", responses_per_prompt: int = 2,
-                      min_terms: int = 3, max_terms: int = 6, width: int = 3, p_slip: float = 0.5,
-                      p_garble: float = 0.5) -> OfflineData:
+                      min_terms: int = 3, max_terms: int = 6, width: int = 3) -> OfflineData:
     """``n_prompts`` chain sums with ``responses_per_prompt`` responses each, every response's source
     drawn independently from ``mix``."""
     weights = MIXES[mix] if isinstance(mix, str) else mix
@@ -95,9 +105,12 @@ def make_offline_data(n_prompts: int, seed: int, mix: str | dict = "main", respo
         terms = task.make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), 2, 0.0, width, min_digits=2).terms
         for _ in range(responses_per_prompt):
             src = names[int(rng.choice(len(names), p=probs))]
-            p = task.solve(terms, rng, p_slip if src == "sloppy" else 0.0, width)
+            if src == "wrong":
+                p = carry_free_solution(terms, width)
+            else:
+                p = task.solve(terms, rng, 1.0 if src == "sloppy" else 0.0, width)
             problems.append(p)
-            responses.append(garbled_solution(p, rng, p_garble) if src == "wrong" else p.solution)
+            responses.append(p.solution)
             sources.append(src)
     rewards = np.array([partial_credit(p.terms, r) for p, r in zip(problems, responses)])
     return OfflineData(problems, responses, rewards, sources, responses_per_prompt)
