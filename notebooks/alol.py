@@ -27,8 +27,8 @@
 # (A-LoL KL), no ratio (ref-free). Baselines: NLL, weighted NLL, R-GOLD, R-LoL, DPO.
 #
 # **At laptop scale** (task 1 of the issue): chain sums with worked steps (the PRIME reproduction's task), an offline
-# dataset with two responses per prompt from three sources (correct, sloppy: forgotten carries, wrong: garbled sums),
-# reward = partial credit (steps right before the first error, and the answer). A noisy split holds mostly wrong
+# dataset with two responses per prompt from three sources with systematic habits (correct; sloppy: always forgets the
+# carry into the hundreds; wrong: never carries), reward = partial credit (steps right before the first error, and the answer). A noisy split holds mostly wrong
 # responses. Checked: **C1** A-LoL beats NLL, wNLL and R-GOLD; **C2** on the noisy split A-LoL improves over
 # $\pi_{\mathrm{ref}}$, NLL does not; **C3** A-LoL trains on a subset and is no less stable than DPO; **C4** its
 # outputs are at least as diverse.
