@@ -12,7 +12,7 @@ import torch
 
 from ..data import arithmetic as task
 from ..data import cache_dir
-from ..nn.gpt import GPT, GPTConfig
+from ..nn.gpt import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
 from .data import OfflineData
 
@@ -60,11 +60,9 @@ def train_reference(data: OfflineData, cfg: ReferenceConfig, data_key: str, use_
     key = hashlib.sha256(json.dumps({"cfg": asdict(cfg), "data": data_key}, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir("alol", "reference") / f"{key}.pt"
     if use_cache and path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = GPT(cfg.gpt_config())
-        model.load_state_dict(state["model"])
+        model, info = load_checkpoint(path, cfg.gpt_config())
         log(f"reference loaded from cache {path.name}")
-        return model.eval(), state["info"]
+        return model, info
     seed_everything(cfg.seed)
     tokens, loss_mask = _rows(data, cfg.block_size)
     epochs = max(1, round(cfg.examples / len(data)))
@@ -76,8 +74,6 @@ def train_reference(data: OfflineData, cfg: ReferenceConfig, data_key: str, use_
             "final_loss": sum(module.losses[-50:]) / max(1, len(module.losses[-50:])),
             "loss_curve": module.losses[:: max(1, len(module.losses) // 200)]}
     model = module.model.cpu().eval()
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, model, info)
     log(f"reference trained in {info['train_s']:.0f} s ({epochs} epochs over {len(data):,} rows, loss {info['final_loss']:.3f})")
     return model, info

@@ -183,3 +183,21 @@ def generate(model: GPT, prompts, prompt_mask, max_new_tokens: int, eos_id: int,
     resp = torch.stack(out, dim=1)
     resp_mask = resp != pad_id
     return torch.cat([prompts, resp], dim=1), torch.cat([prompt_mask, resp_mask], dim=1)
+
+
+def save_checkpoint(path, model: GPT, info: dict) -> None:
+    """Weights and their provenance, written atomically (a crash never leaves a half file)."""
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "info": info}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path, cfg: GPTConfig) -> tuple[GPT, dict]:
+    """A ``GPT`` of ``cfg`` with the weights saved by ``save_checkpoint`` (eval mode), and its info."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = GPT(cfg)
+    model.load_state_dict(state["model"])
+    return model.eval(), state["info"]

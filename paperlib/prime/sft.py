@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..data import cache_dir
-from ..nn.gpt import GPT, GPTConfig
+from ..nn.gpt import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
 from ..data import arithmetic as task
 
@@ -95,11 +95,9 @@ def train_sft(cfg: SFTConfig, trainer_cfg: dict | None = None, use_cache: bool =
 
     path = cache_dir("prime", "sft") / f"{cfg.key()}.pt"
     if use_cache and path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = GPT(cfg.gpt_config())
-        model.load_state_dict(state["model"])
+        model, info = load_checkpoint(path, cfg.gpt_config())
         log(f"SFT model loaded from cache {path.name} ({model.num_params():,} parameters)")
-        return model.eval(), state["info"]
+        return model, info
     seed_everything(cfg.seed)
     module = NextTokenModule(GPT(cfg.gpt_config()), cfg.lr, pad_id=task.PAD)
     t0 = time.time()
@@ -123,9 +121,7 @@ def train_sft(cfg: SFTConfig, trainer_cfg: dict | None = None, use_cache: bool =
             "final_loss": sum(module.losses[-50:]) / max(1, len(module.losses[-50:])),
             "loss_curve": module.losses[:: max(1, len(module.losses) // 200)]}
     model = module.model.cpu().eval()
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    save_checkpoint(path, model, info)
     log(f"SFT model trained in {info['train_s']:.0f} s ({info['params']:,} parameters, {used:,} examples, "
         f"loss {info['final_loss']:.4f}, floor {floor:.4f}{'' if converged else ', NOT converged'})")
     return model, info
