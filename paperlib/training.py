@@ -199,3 +199,34 @@ class NextTokenModule(L.LightningModule):
         total = self.trainer.estimated_stepping_batches
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=total, pct_start=self.pct_start)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def _set_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def run_in_workers(fn, args: Sequence[tuple], workers: int = 2, threads_per_worker: int = 1, on_done=None) -> list:
+    """``fn(*a)`` for every ``a`` in ``args``, in ``workers`` spawned processes (safe inside a Jupyter
+    kernel and with torch's threads; ``fn`` must be importable), each with ``threads_per_worker``
+    torch threads. Results come back in ``args`` order; ``on_done(index, result, n_finished)`` is
+    called as each one finishes (progress). ``workers <= 1`` runs them here, one after another."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    results: list = [None] * len(args)
+    if workers <= 1:
+        _set_threads(threads_per_worker)
+        for i, a in enumerate(args):
+            results[i] = fn(*a)
+            if on_done:
+                on_done(i, results[i], i + 1)
+        return results
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
+                             initargs=(threads_per_worker,)) as ex:
+        futs = {ex.submit(fn, *a): i for i, a in enumerate(args)}
+        for n, f in enumerate(as_completed(futs), 1):
+            i = futs[f]
+            results[i] = f.result()
+            if on_done:
+                on_done(i, results[i], n)
+    return results

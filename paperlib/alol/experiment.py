@@ -1,21 +1,15 @@
 """A-LoL's runs over methods and seeds in worker processes (the notebook calls these)."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 
 import numpy as np
-import torch
 
 from ..nn.gpt import GPT, GPTConfig
+from ..training import run_in_workers
 from .data import partial_credit
 from .trainer import OfflineConfig, distinct_n, greedy_outputs, train_offline
-
-
-def _init_worker(threads: int):
-    torch.set_num_threads(threads)
 
 
 def run_job(ref_state: dict, gpt_cfg: dict, data, advantages, dev_problems, test_problems, cfg: dict) -> dict:
@@ -38,22 +32,10 @@ def run_all(jobs: list[tuple], workers: int = 2, threads_per_worker: int = 1, lo
     t0 = time.time()
     args = [(split, ({k: v.cpu() for k, v in ref.state_dict().items()}, asdict(ref.cfg), data, adv, dev, test, asdict(c)))
             for split, ref, data, adv, dev, test, c in jobs]
-    results: list[dict | None] = [None] * len(jobs)
 
     def done(i, r, n):
         r["split"] = args[i][0]
-        results[i] = r
         log(f"{r['split']}: {r['method']} seed {r['seed']}: test reward {r['test_reward']:.3f}, "
             f"{r['wall_s']:.0f} s ({n}/{len(jobs)}, {time.time() - t0:.0f} s)")
 
-    if workers <= 1:
-        _init_worker(threads_per_worker)
-        for i, (_, a) in enumerate(args):
-            done(i, run_job(*a), i + 1)
-        return results
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads_per_worker,)) as ex:
-        futs = {ex.submit(run_job, *a): i for i, (_, a) in enumerate(args)}
-        for n, f in enumerate(as_completed(futs), 1):
-            done(futs[f], f.result(), n)
-    return results
+    return run_in_workers(run_job, [a for _, a in args], workers, threads_per_worker, done)

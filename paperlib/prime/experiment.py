@@ -2,21 +2,15 @@
 claims are computed from. The notebook calls these; the algorithm lives in ``trainer``."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 
 import numpy as np
-import torch
 
 from ..nn.gpt import GPT, GPTConfig
+from ..training import run_in_workers
 from . import credit
 from .trainer import RLConfig, train_rl
-
-
-def _init_worker(threads: int):
-    torch.set_num_threads(threads)
 
 
 def run_job(sft_state: dict, gpt_cfg: dict, rl_cfg: dict, eval_problems: list, credit_problems: list | None,
@@ -46,23 +40,12 @@ def run_all(sft: GPT, jobs: list[RLConfig], eval_problems: list, credit_problems
     args = [(state, gpt_cfg, asdict(j), eval_problems, credit_problems, (j.arm, j.seed) in keep_models_of)
             for j in jobs]
     t0 = time.time()
-    results: list[dict | None] = [None] * len(jobs)
-    if workers <= 1:
-        _init_worker(threads_per_worker)
-        for i, a in enumerate(args):
-            results[i] = run_job(*a)
-            log(f"{jobs[i].arm} seed {jobs[i].seed}: done in {results[i]['wall_s']:.0f} s ({i + 1}/{len(jobs)}, {time.time() - t0:.0f} s)")
-        return results
-    ctx = mp.get_context("spawn")  # safe inside a Jupyter kernel and with torch's threads
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads_per_worker,)) as ex:
-        futs = {ex.submit(run_job, *a): i for i, a in enumerate(args)}
-        for n, f in enumerate(as_completed(futs), 1):
-            i = futs[f]
-            results[i] = f.result()
-            r = results[i]
-            log(f"{r['arm']} seed {r['seed']}: final train acc {np.mean(r['history']['train_acc'][-10:]):.3f}, "
-                f"{r['wall_s']:.0f} s ({n}/{len(jobs)} runs, {time.time() - t0:.0f} s)")
-    return results
+
+    def done(i, r, n):
+        log(f"{r['arm']} seed {r['seed']}: final train acc {np.mean(r['history']['train_acc'][-10:]):.3f}, "
+            f"{r['wall_s']:.0f} s ({n}/{len(jobs)} runs, {time.time() - t0:.0f} s)")
+
+    return run_in_workers(run_job, args, workers, threads_per_worker, done)
 
 
 def smoothed(x, window: int) -> np.ndarray:

@@ -44,12 +44,8 @@ class SFTConfig:
 
 def encode_prompts(problems, device="cpu"):
     """BOS + prompt for each problem, left-padded: (tokens (B, P), real-token mask)."""
-    seqs = [[task.BOS] + task.encode(p.prompt) for p in problems]
-    P = max(map(len, seqs))
-    tokens = torch.full((len(seqs), P), task.PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        tokens[i, P - len(s):] = torch.tensor(s)
-    return tokens.to(device), (tokens != task.PAD).to(device)
+    tokens, mask, _ = task.encode_batch([p.prompt for p in problems], device=device)
+    return tokens, mask
 
 
 def encode_solutions(problems, block_size: int):
