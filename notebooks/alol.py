@@ -26,26 +26,33 @@
 # $r=\pi_\theta(y|x)/\pi_{\mathrm{ref}}(y|x)$, $\epsilon=0.9$; variants: per-token ratios (A-LoL seq), a KL penalty
 # (A-LoL KL), no ratio (ref-free). Baselines: NLL, weighted NLL, R-GOLD, R-LoL, DPO.
 #
-# **At laptop scale** (task 1 of the issue): chain sums with worked steps (the PRIME reproduction's task), an offline
-# dataset with two responses per prompt from three sources with systematic habits (correct; sloppy: always forgets the
-# carry into the hundreds; wrong: never carries), reward = partial credit (steps right before the first error, and the answer). A noisy split holds mostly wrong
-# responses. Checked: **C1** A-LoL beats NLL, wNLL and R-GOLD; **C2** on the noisy split A-LoL improves over
-# $\pi_{\mathrm{ref}}$, NLL does not; **C3** A-LoL trains on a subset and is no less stable than DPO; **C4** its
-# outputs are at least as diverse.
+# **At laptop scale**, two tasks, each an offline dataset with two responses per prompt that no trained policy wrote:
+# *task 1* (arithmetic), chain sums with worked steps (the PRIME reproduction's task) answered by three sources with
+# systematic habits (correct; sloppy: always forgets the carry into the hundreds; wrong: never carries), reward =
+# partial credit (steps right before the first error, and the answer); *task 2* (review), short product reviews from a
+# grammar written by five writers (fan, critic, rambler, terse, spammer), reward = the **sum of four terms** as the
+# paper's Reddit task sums five: positive sentiment (the target attribute), fluency under a fixed bigram LM, length,
+# relevance to the product. Noisy splits hold mostly low-quality responses. Checked: **C1** A-LoL beats NLL, wNLL and
+# R-GOLD; **C2** on the noisy split A-LoL improves over $\pi_{\mathrm{ref}}$, NLL does not; **C3** A-LoL trains on a
+# subset and is no less stable than DPO; **C4** its outputs are at least as diverse.
 
 # %% tags=["parameters"]
 seeds = [0, 1, 2]  # seeds of the value head fit and the offline training (sampling, initial shuffles)
 methods = ["nll", "wnll", "r_gold", "r_lol", "a_lol", "a_lol_seq", "a_lol_kl", "a_lol_ref_free", "dpo"]  # main split
-noisy_methods = ["nll", "a_lol"]  # methods run on the noisy split (C2)
+noisy_methods = ["nll", "a_lol"]  # methods run on each task's noisy split (C2)
+tasks = ["arithmetic", "review"]  # task 1 and task 2
+noisy_tasks = ["arithmetic", "review"]  # tasks whose noisy split is run
 workers = 2  # parallel worker processes
 threads = 1  # torch threads per worker
 # data
-train_prompts = 20000  # offline training prompts (two responses each)
+train_prompts = 20000  # task 1: offline training prompts (two responses each)
+max_terms = 6  # task 1: chain sums of 3..max_terms two-digit terms
+review_prompts = 5000  # task 2: offline training prompts (two responses each)
 dev_prompts = 200  # dev split: value-head targets and model selection
 test_prompts = 300  # test split
-max_terms = 6  # chain sums of 3..max_terms two-digit terms
 # reference policy (NLL on the offline data; cached)
-ref_examples = 300000  # (prompt, response) presentations
+ref_examples = 300000  # task 1: (prompt, response) presentations
+review_ref_examples = 100000  # task 2: (prompt, response) presentations
 ref_lr = 0.002  # AdamW peak learning rate (one-cycle)
 n_layer = 3  # GPT layers
 n_embd = 64  # GPT width
@@ -71,12 +78,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from paperlib.alol.data import make_offline_data, partial_credit
+from paperlib.alol.data import make_offline_data
 from paperlib.alol.experiment import run_all
 from paperlib.alol.reference import ReferenceConfig, train_reference
-from paperlib.alol.trainer import ALL_METHODS, OfflineConfig, distinct_n, greedy_outputs, mean_reward
+from paperlib.alol.review import make_review_data, reward_terms
+from paperlib.alol.tasks import get_task
+from paperlib.alol.trainer import ALL_METHODS, OfflineConfig, greedy_outputs, mean_reward
 from paperlib.alol.value import fit_value_head, prompt_states
-from paperlib.data import arithmetic as task
 from paperlib.repro.record import Run
 
 torch.set_num_threads(max(threads, 1) * max(workers, 1))
@@ -91,51 +99,74 @@ def log(msg):
 bad = sorted(set(methods + noisy_methods) - set(ALL_METHODS))
 if bad:
     raise ValueError(f"unknown method(s) {bad}; valid: {list(ALL_METHODS)}")
+bad = sorted(set(tasks + noisy_tasks) - {"arithmetic", "review"})
+if bad or not set(noisy_tasks) <= set(tasks):
+    raise ValueError(f"tasks must be among ['arithmetic', 'review'] and noisy_tasks a subset of tasks; got {tasks}, {noisy_tasks}")
 
 # %% [markdown]
 # ## Offline data and the reference policy
+# Splits are named `<task>/<mix>`. The dev and test prompts are fresh draws (seeds 1 and 2); the reference
+# $\pi_{\mathrm{ref}}$ of each split is the GPT trained by NLL on all of that split's responses.
 
 # %%
-splits = {name: make_offline_data(train_prompts, seed, name, max_terms=max_terms)
-          for name, seed in (("main", 0), ("noisy", 10))}
-dev = make_offline_data(dev_prompts, 1, "main", responses_per_prompt=1, max_terms=max_terms).problems
-test = make_offline_data(test_prompts, 2, "main", responses_per_prompt=1, max_terms=max_terms).problems
+TASKS = {t: get_task(t) for t in tasks}
+splits, dev, test, sources = {}, {}, {}, {}
+for t in tasks:
+    for mix in ["main"] + (["noisy"] if t in noisy_tasks else []):
+        seed = 0 if mix == "main" else 10
+        if t == "arithmetic":
+            splits[f"{t}/{mix}"] = make_offline_data(train_prompts, seed, mix, max_terms=max_terms)
+        else:
+            splits[f"{t}/{mix}"] = make_review_data(review_prompts, seed, mix)
+    if t == "arithmetic":
+        dev[t] = make_offline_data(dev_prompts, 1, "main", responses_per_prompt=1, max_terms=max_terms).problems
+        test[t] = make_offline_data(test_prompts, 2, "main", responses_per_prompt=1, max_terms=max_terms).problems
+    else:
+        dev[t] = make_review_data(dev_prompts, 1, responses_per_prompt=1).problems
+        test[t] = make_review_data(test_prompts, 2, responses_per_prompt=1).problems
 for name, d in splits.items():
     run.metric(f"data/{name}/mean_reward", float(d.rewards.mean()))
-    for s in ("correct", "sloppy", "wrong"):
-        run.metric(f"data/{name}/share_{s}", float(np.mean([x == s for x in d.sources])))
-    log(f"{name} split: {len(d):,} responses, mean reward {d.rewards.mean():.3f}")
-ref_cfg = ReferenceConfig(examples=ref_examples, lr=ref_lr, n_layer=n_layer, n_embd=n_embd)
+    for s in sorted(set(d.sources)):
+        src = np.array(d.sources) == s
+        run.metric(f"data/{name}/share_{s}", float(src.mean()))
+        run.metric(f"data/{name}/reward_{s}", float(d.rewards[src].mean()))
+    log(f"{name}: {len(d):,} responses, mean reward {d.rewards.mean():.3f}; by source: "
+        + ", ".join(f"{s} {run.metrics[f'data/{name}/reward_{s}']:.2f}" for s in sorted(set(d.sources))))
+ref_cfg = ReferenceConfig(lr=ref_lr, n_layer=n_layer, n_embd=n_embd)
 refs = {}
 for name, d in splits.items():
-    refs[name], info = train_reference(d, ref_cfg, f"{name}-{train_prompts}-{max_terms}", log=log)
+    t = name.split("/")[0]
+    cfg = ReferenceConfig(**{**ref_cfg.__dict__, "examples": ref_examples if t == "arithmetic" else review_ref_examples})
+    key = f"{name}-{train_prompts}-{max_terms}" if t == "arithmetic" else f"{name}-{review_prompts}"
+    refs[name], info = train_reference(TASKS[t], d, cfg, key, log=log)
     run.metric(f"ref/{name}/train_s", info["train_s"])
-    run.metric(f"ref/{name}/test_reward", mean_reward(refs[name], test, 100)[0])
+    run.metric(f"ref/{name}/test_reward", mean_reward(refs[name], TASKS[t], test[t])[0])
     log(f"pi_ref ({name}): test reward {run.metrics[f'ref/{name}/test_reward']:.3f}")
 
 # %% [markdown]
 # ## Value of the reference and advantages
 # $V_{\mathrm{ref}}$ is fit by MSE to the rewards of $\pi_{\mathrm{ref}}$'s greedy outputs on the dev prompts (one head per
-# seed); $A=R-V_{\mathrm{ref}}(x)$ on every training example.
+# seed, output $\mathrm{sigmoid}\cdot$ the task's maximum reward); $A=R-V_{\mathrm{ref}}(x)$ on every training example.
 
 # %%
 advantages = {}
 for name, d in splits.items():
-    ref = refs[name]
-    dev_out = greedy_outputs(ref, dev, 100)
-    targets = np.array([partial_credit(p.terms, o) for p, o in zip(dev, dev_out)])
-    x, xm, _ = task.encode_batch([p.prompt for p in dev])
+    task, ref = TASKS[name.split("/")[0]], refs[name]
+    probs = dev[task.name]
+    dev_out = greedy_outputs(ref, task, probs)
+    targets = np.array([task.reward(p, o) for p, o in zip(probs, dev_out)])
+    x, xm, _ = task.encode_batch([p.prompt for p in probs])
     h_dev = prompt_states(ref, x, xm)
     xt, xtm, _ = task.encode_batch([p.prompt for p in d.problems])
     h_train = prompt_states(ref, xt, xtm)
     for s in seeds:
-        head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s)
+        head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
         with torch.no_grad():
             v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).numpy()
         advantages[(name, s)] = d.rewards - v
     used = [float((advantages[(name, s)] > 0).mean()) for s in seeds]
     run.metric(f"{name}/positive_fraction", float(np.mean(used)))
-    log(f"{name}: V_ref fit on {len(dev)} dev outputs (mean reward {targets.mean():.3f}); fraction with A > 0: "
+    log(f"{name}: V_ref fit on {len(probs)} dev outputs (mean reward {targets.mean():.3f}); fraction with A > 0: "
         + ", ".join(f"{u:.3f}" for u in used))
 
 # %% [markdown]
@@ -143,12 +174,13 @@ for name, d in splits.items():
 
 # %%
 jobs = []
-for name, ms in (("main", methods), ("noisy", noisy_methods)):
-    for m in ms:
+for name in splits:
+    task = TASKS[name.split("/")[0]]
+    for m in (methods if name.endswith("/main") else noisy_methods):
         for s in seeds:
             cfg = OfflineConfig(method=m, steps=steps, batch_size=batch_size, lr=lr, eps=eps, kl_beta=kl_beta,
                                 dpo_beta=dpo_beta, eval_every=eval_every, seed=s)
-            jobs.append((name, refs[name], splits[name], advantages[(name, s)], dev, test, cfg))
+            jobs.append((name, task, refs[name], splits[name], advantages[(name, s)], dev[task.name], test[task.name], cfg))
 results = run_all(jobs, workers=workers, threads_per_worker=threads, log=log)
 R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
@@ -160,71 +192,118 @@ def per_seed(split, m, key="test_reward"):
     return np.array([R[(split, m, s)][key] for s in seeds])
 
 
+def split_methods(split):
+    return methods if split.endswith("/main") else noisy_methods
+
+
+for split in splits:
+    print(f"\n{split}: pi_ref {run.metrics[f'ref/{split}/test_reward']:.3f}")
+    for m in split_methods(split):
+        r = R[(split, m, seeds[0])]
+        print(f"  {m:15s} test reward {per_seed(split, m).mean():.3f} ± {per_seed(split, m).std():.3f}"
+              f"  distinct-2 {per_seed(split, m, 'distinct2').mean():.3f}  e.g. {r['example_outputs'][0]!r}")
+
+# %% [markdown]
+# ## Figures: test reward by method and task, reward over training, fraction of data used
+
 # %%
 rows = []
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 1]})
-for ax, (split, ms) in zip(axes, (("main", methods), ("noisy", noisy_methods))):
+fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits) + 2, 3.8),
+                         gridspec_kw={"width_ratios": [len(split_methods(s)) + 1 for s in splits]}, squeeze=False)
+for ax, split in zip(axes[0], splits):
+    ms = split_methods(split)
     means = [per_seed(split, m).mean() for m in ms]
     errs = [per_seed(split, m).std(ddof=1) if len(seeds) > 1 else 0.0 for m in ms]
     ax.bar(range(len(ms)), means, yerr=errs, color=["tab:red" if m.startswith("a_lol") else "tab:gray" for m in ms])
-    ax.axhline(run.metrics[f"ref/{split}/test_reward"], color="k", ls=":", lw=1, label="pi_ref")
+    ref_r = run.metrics[f"ref/{split}/test_reward"]
+    ax.axhline(ref_r, color="k", ls=":", lw=1, label="pi_ref")
     ax.set_xticks(range(len(ms)), ms, rotation=45, ha="right", fontsize=8)
-    ax.set_title(f"{split} split: test reward (mean ± std, {len(seeds)} seeds)", fontsize=9)
-    lo = min(min(means), run.metrics[f"ref/{split}/test_reward"])
-    ax.set_ylim(max(0.0, lo - 0.1), 1.0)
+    ax.set_title(f"{split}", fontsize=9)
+    lo, hi = min(min(means), ref_r), max(max(means), ref_r)
+    ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo + 0.1)), hi + 0.15 * (hi - lo + 0.1))
     ax.legend(fontsize=7)
     rows += [dict(split=split, method=m, seed=s, test_reward=R[(split, m, s)]["test_reward"]) for m in ms for s in seeds]
+fig.suptitle(f"Test reward (greedy), mean ± std over {len(seeds)} seeds", fontsize=10)
+fig.tight_layout()
 run.figure(fig, "test_reward", rows)
 plt.show()
 
-fig, ax = plt.subplots(figsize=(6, 3.6))
+main_splits = [s for s in splits if s.endswith("/main")]
+fig, axes = plt.subplots(1, len(main_splits), figsize=(6 * len(main_splits), 3.6), squeeze=False)
 curve_rows = []
-for m in methods:
-    hs = [R[("main", m, s)]["history"] for s in seeds]
-    for s, h in zip(seeds, hs):
-        curve_rows += [dict(method=m, seed=s, step=t, dev_reward=v) for t, v in zip(h["step"], h["dev_reward"])]
-    ax.plot(hs[0]["step"], np.mean([h["dev_reward"] for h in hs], 0), marker=".", label=m,
-            ls="-" if m.startswith("a_lol") else "--")
-ax.set_xlabel("optimizer step"); ax.set_ylabel("dev reward (greedy)"); ax.legend(fontsize=6, ncol=2)
-ax.set_title("Dev reward over training (main split, mean over seeds)", fontsize=9)
+for ax, split in zip(axes[0], main_splits):
+    for m in methods:
+        hs = [R[(split, m, s)]["history"] for s in seeds]
+        for s, h in zip(seeds, hs):
+            curve_rows += [dict(split=split, method=m, seed=s, step=t, dev_reward=v) for t, v in zip(h["step"], h["dev_reward"])]
+        ax.plot(hs[0]["step"], np.mean([h["dev_reward"] for h in hs], 0), marker=".", label=m,
+                ls="-" if m.startswith("a_lol") else "--")
+    ax.set_xlabel("optimizer step"); ax.set_ylabel("dev reward (greedy)"); ax.legend(fontsize=6, ncol=2)
+    ax.set_title(f"Dev reward over training ({split}, mean over seeds)", fontsize=9)
 run.figure(fig, "reward_over_training", curve_rows)
 plt.show()
 
-fig, ax = plt.subplots(figsize=(4.5, 3))
+fig, ax = plt.subplots(figsize=(1.2 * len(splits) * 2 + 2, 3))
 used_rows = [dict(split=sp, method=m, data_used=float(per_seed(sp, m, "data_used").mean()))
-             for sp, ms in (("main", methods), ("noisy", noisy_methods)) for m in ms if m.startswith("a_lol")]
+             for sp in splits for m in split_methods(sp) if m.startswith("a_lol")]
 ax.bar([f"{r['split']}\n{r['method']}" for r in used_rows], [r["data_used"] for r in used_rows], color="tab:red")
 ax.set_ylabel("fraction of training data with A > 0"); ax.set_ylim(0, 1); ax.tick_params(axis="x", labelsize=6)
 run.figure(fig, "data_used", used_rows)
 plt.show()
 
 # %% [markdown]
+# What the review task's reward terms make of each method's test outputs (mean over seeds of the per-output terms):
+
+# %%
+if "review/main" in splits:
+    term_rows = []
+    for m in methods:
+        for s in seeds:
+            r = R[("review/main", m, s)]
+            for p, o in zip(test["review"], r["outputs"]):
+                term_rows.append(dict(method=m, seed=s, **reward_terms(p.product, o)))
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    names = ["sentiment", "fluency", "length", "relevance"]
+    bottom = np.zeros(len(methods))
+    for k in names:
+        vals = np.array([np.mean([r[k] for r in term_rows if r["method"] == m]) for m in methods])
+        ax.bar(range(len(methods)), vals, bottom=bottom, label=k)
+        bottom += vals
+    ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("reward terms (sum = reward)"); ax.legend(fontsize=7, ncol=4)
+    ax.set_title("Review task: reward terms of test outputs (mean over outputs and seeds)", fontsize=9)
+    run.figure(fig, "review_reward_terms", term_rows)
+    plt.show()
+
+# %% [markdown]
 # ## Claims
-# C1 per seed: the worst A-LoL variant's test reward minus the best of NLL, wNLL and R-GOLD. C2: on the noisy split,
-# test reward minus $\pi_{\mathrm{ref}}$'s for A-LoL (must be above 0) and NLL (must not be). C3: A-LoL's fraction of
-# data used, and its absolute deviation from its seed mean minus DPO's (mean at most 0: no larger spread). C4:
-# distinct-2 of A-LoL's test outputs minus the most diverse of the NLL, wNLL, R-GOLD and DPO baselines.
+# Per seed and per task. C1: the worst A-LoL variant's test reward minus the best of NLL, wNLL and R-GOLD. C2: on a
+# noisy split, test reward minus $\pi_{\mathrm{ref}}$'s for A-LoL (must be above 0) and NLL (must not be). C3: A-LoL's
+# fraction of data used, and its absolute deviation from its seed mean minus DPO's (mean at most 0: no larger
+# spread). C4: distinct-2 of A-LoL's test outputs minus the most diverse of the NLL, wNLL, R-GOLD and DPO baselines.
 
 # %%
 alol_variants = [m for m in methods if m.startswith("a_lol")]
 base = [m for m in ("nll", "wnll", "r_gold") if m in methods]
-if alol_variants and base:
-    worst = np.min([per_seed("main", m) for m in alol_variants], axis=0)
-    best_base = np.max([per_seed("main", m) for m in base], axis=0)
-    run.measure("c1_worst_alol_minus_best_baseline", worst - best_base)
-if "a_lol" in noisy_methods:
-    run.measure("c2_noisy_alol_minus_ref", per_seed("noisy", "a_lol") - run.metrics["ref/noisy/test_reward"])
-if "nll" in noisy_methods:
-    run.measure("c2_noisy_nll_minus_ref", per_seed("noisy", "nll") - run.metrics["ref/noisy/test_reward"])
-if "a_lol" in methods:
-    run.measure("c3_alol_data_used", per_seed("main", "a_lol", "data_used"))
-    if "dpo" in methods:
-        a, d = per_seed("main", "a_lol"), per_seed("main", "dpo")
-        run.measure("c3_alol_minus_dpo_abs_deviation", np.abs(a - a.mean()) - np.abs(d - d.mean()))
-    div_base = [m for m in ("nll", "wnll", "r_gold", "dpo") if m in methods]
-    if div_base:
-        run.measure("c4_alol_minus_baseline_distinct2", per_seed("main", "a_lol", "distinct2")
-                    - np.max([per_seed("main", m, "distinct2") for m in div_base], axis=0))
+for t in tasks:
+    main, noisy = f"{t}/main", f"{t}/noisy"
+    if alol_variants and base:
+        worst = np.min([per_seed(main, m) for m in alol_variants], axis=0)
+        best_base = np.max([per_seed(main, m) for m in base], axis=0)
+        run.measure(f"c1_{t}_worst_alol_minus_best_baseline", worst - best_base)
+    if noisy in splits and "a_lol" in noisy_methods:
+        run.measure(f"c2_{t}_noisy_alol_minus_ref", per_seed(noisy, "a_lol") - run.metrics[f"ref/{noisy}/test_reward"])
+    if noisy in splits and "nll" in noisy_methods:
+        run.measure(f"c2_{t}_noisy_nll_minus_ref", per_seed(noisy, "nll") - run.metrics[f"ref/{noisy}/test_reward"])
+    if "a_lol" in methods:
+        run.measure(f"c3_{t}_alol_data_used", per_seed(main, "a_lol", "data_used"))
+        if "dpo" in methods:
+            a, d = per_seed(main, "a_lol"), per_seed(main, "dpo")
+            run.measure(f"c3_{t}_alol_minus_dpo_abs_deviation", np.abs(a - a.mean()) - np.abs(d - d.mean()))
+        div_base = [m for m in ("nll", "wnll", "r_gold", "dpo") if m in methods]
+        if div_base:
+            run.measure(f"c4_{t}_alol_minus_baseline_distinct2", per_seed(main, "a_lol", "distinct2")
+                        - np.max([per_seed(main, m, "distinct2") for m in div_base], axis=0))
 run.check_claims()
 print(run.claims_table())
 run.metric("wall_s", time.perf_counter() - T0)

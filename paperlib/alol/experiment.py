@@ -1,4 +1,4 @@
-"""A-LoL's runs over methods and seeds in worker processes (the notebook calls these)."""
+"""A-LoL's runs over tasks, methods and seeds in worker processes (the notebook calls these)."""
 from __future__ import annotations
 
 import time
@@ -8,30 +8,34 @@ import numpy as np
 
 from ..nn.gpt import GPT, GPTConfig
 from ..training import run_in_workers
-from .data import partial_credit
+from .tasks import get_task
 from .trainer import OfflineConfig, distinct_n, greedy_outputs, train_offline
 
 
-def run_job(ref_state: dict, gpt_cfg: dict, data, advantages, dev_problems, test_problems, cfg: dict) -> dict:
+def run_job(task_name: str, ref_state: dict, gpt_cfg: dict, data, advantages, dev_problems, test_problems,
+            cfg: dict) -> dict:
+    task = get_task(task_name)
     ref = GPT(GPTConfig(**gpt_cfg))
     ref.load_state_dict(ref_state)
     ref.eval()
     c = OfflineConfig(**cfg)
-    out = train_offline(ref, data, c, dev_problems, advantages)
-    outs = greedy_outputs(out["policy"], test_problems, c.max_new_tokens)
-    rewards = [partial_credit(p.terms, o) for p, o in zip(test_problems, outs)]
+    out = train_offline(ref, task, data, c, dev_problems, advantages)
+    outs = greedy_outputs(out["policy"], task, test_problems)
+    rewards = [task.reward(p, o) for p, o in zip(test_problems, outs)]
+    words = task_name != "arithmetic"
     return {"method": c.method, "seed": c.seed, "test_reward": float(np.mean(rewards)),
-            "distinct2": distinct_n(outs, 2), "distinct3": distinct_n(outs, 3), "history": out["history"],
+            "distinct2": distinct_n(outs, 2, words), "distinct3": distinct_n(outs, 3, words), "history": out["history"],
             "data_used": out["data_used"], "steps": out["steps"], "best_step": out["best_step"],
-            "wall_s": out["wall_s"], "example_outputs": outs[:3]}
+            "wall_s": out["wall_s"], "example_outputs": outs[:3], "outputs": outs}
 
 
 def run_all(jobs: list[tuple], workers: int = 2, threads_per_worker: int = 1, log=print) -> list[dict]:
-    """``jobs``: (split name, ref GPT, OfflineData, advantages, dev problems, test problems, OfflineConfig).
-    Results in job order, each with its split name."""
+    """``jobs``: (split name, task, ref GPT, OfflineData, advantages, dev problems, test problems,
+    OfflineConfig). Results in job order, each with its split name."""
     t0 = time.time()
-    args = [(split, ({k: v.cpu() for k, v in ref.state_dict().items()}, asdict(ref.cfg), data, adv, dev, test, asdict(c)))
-            for split, ref, data, adv, dev, test, c in jobs]
+    args = [(split, (task.name, {k: v.cpu() for k, v in ref.state_dict().items()}, asdict(ref.cfg), data, adv, dev,
+                     test, asdict(c)))
+            for split, task, ref, data, adv, dev, test, c in jobs]
 
     def done(i, r, n):
         r["split"] = args[i][0]

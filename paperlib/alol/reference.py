@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..data import arithmetic as task
 from ..data import cache_dir
 from ..nn.gpt import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
@@ -25,15 +24,14 @@ class ReferenceConfig:
     n_layer: int = 3
     n_head: int = 4
     n_embd: int = 64
-    block_size: int = 112
     seed: int = 0
 
-    def gpt_config(self) -> GPTConfig:
-        return GPTConfig(vocab_size=task.VOCAB_SIZE, block_size=self.block_size, n_layer=self.n_layer,
+    def gpt_config(self, task) -> GPTConfig:
+        return GPTConfig(vocab_size=task.vocab_size, block_size=task.block_size, n_layer=self.n_layer,
                          n_head=self.n_head, n_embd=self.n_embd)
 
 
-def _rows(data: OfflineData, block_size: int):
+def _rows(task, data: OfflineData, block_size: int):
     """Right-padded ``<bos> prompt response <eos>`` rows and the mask of scored positions."""
     tokens, mask, P = task.encode_batch([p.prompt for p in data.problems], data.responses)
     # left-padded prompts -> shift each row left so that padding sits at the end (positions start at 0)
@@ -54,23 +52,23 @@ def _rows(data: OfflineData, block_size: int):
     return out, loss_mask
 
 
-def train_reference(data: OfflineData, cfg: ReferenceConfig, data_key: str, use_cache: bool = True, log=print):
+def train_reference(task, data: OfflineData, cfg: ReferenceConfig, data_key: str, use_cache: bool = True, log=print):
     """pi_ref for ``data`` (identified by ``data_key``, e.g. its generator arguments). Returns
     (model in eval mode, info)."""
-    key = hashlib.sha256(json.dumps({"cfg": asdict(cfg), "data": data_key}, sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps({"cfg": asdict(cfg), "task": task.name, "block": task.block_size, "data": data_key}, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir("alol", "reference") / f"{key}.pt"
     if use_cache and path.exists():
-        model, info = load_checkpoint(path, cfg.gpt_config())
+        model, info = load_checkpoint(path, cfg.gpt_config(task))
         log(f"reference loaded from cache {path.name}")
         return model, info
     seed_everything(cfg.seed)
-    tokens, loss_mask = _rows(data, cfg.block_size)
+    tokens, loss_mask = _rows(task, data, task.block_size)
     epochs = max(1, round(cfg.examples / len(data)))
-    module = NextTokenModule(GPT(cfg.gpt_config()), cfg.lr, pad_id=task.PAD)
+    module = NextTokenModule(GPT(cfg.gpt_config(task)), cfg.lr, pad_id=task.PAD)
     t0 = time.time()
     make_trainer(None, max_epochs=epochs).fit(
         module, datamodule=TensorDataModule((tokens, loss_mask), batch_size=cfg.batch_size, seed=cfg.seed))
-    info = {"config": asdict(cfg), "data": data_key, "epochs": epochs, "train_s": time.time() - t0,
+    info = {"config": asdict(cfg), "task": task.name, "data": data_key, "epochs": epochs, "train_s": time.time() - t0,
             "final_loss": sum(module.losses[-50:]) / max(1, len(module.losses[-50:])),
             "loss_curve": module.losses[:: max(1, len(module.losses) // 200)]}
     model = module.model.cpu().eval()

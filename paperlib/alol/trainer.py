@@ -18,9 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..data import arithmetic as task
 from ..nn.gpt import GPT, generate, response_log_probs
-from .data import OfflineData, partial_credit
+from .data import OfflineData
 from .losses import METHODS, alol_loss, dpo_loss
 
 ALL_METHODS = METHODS + ("dpo",)
@@ -40,7 +39,6 @@ class OfflineConfig:
     grad_clip: float = 1.0
     scale_steps: bool = True  # A-LoL variants: steps *= fraction of data with A > 0 (official)
     eval_every: int = 50
-    max_new_tokens: int = 100
     seed: int = 0
 
     def __post_init__(self):
@@ -49,24 +47,27 @@ class OfflineConfig:
 
 
 @torch.no_grad()
-def greedy_outputs(model: GPT, problems, max_new_tokens: int, batch: int = 256) -> list[str]:
+def greedy_outputs(model: GPT, task, problems, batch: int = 256) -> list[str]:
     model.eval()
     out = []
     for i in range(0, len(problems), batch):
         x, xm, P = task.encode_batch([p.prompt for p in problems[i:i + batch]])
-        toks, _ = generate(model, x, xm, max_new_tokens, task.EOS, greedy=True, banned_ids=(task.BOS,))
+        toks, _ = generate(model, x, xm, task.max_new_tokens, task.EOS, pad_id=task.PAD, greedy=True,
+                           banned_ids=(task.BOS,))
         out += [task.decode(t[P:].tolist()) for t in toks]
     return out
 
 
-def mean_reward(model: GPT, problems, max_new_tokens: int) -> tuple[float, list[str]]:
-    outs = greedy_outputs(model, problems, max_new_tokens)
-    return float(np.mean([partial_credit(p.terms, o) for p, o in zip(problems, outs)])), outs
+def mean_reward(model: GPT, task, problems) -> tuple[float, list[str]]:
+    outs = greedy_outputs(model, task, problems)
+    return float(np.mean([task.reward(p, o) for p, o in zip(problems, outs)])), outs
 
 
-def distinct_n(texts: list[str], n: int) -> float:
-    """Distinct n-grams (of characters, the task's tokens) over all n-grams of the outputs."""
-    grams = [t[i:i + n] for t in texts for i in range(len(t) - n + 1)]
+def distinct_n(texts: list[str], n: int, words: bool = False) -> float:
+    """Distinct n-grams over all n-grams of the outputs (of the task's tokens: characters, or
+    words when ``words``)."""
+    seqs = [t.split() if words else t for t in texts]
+    grams = [tuple(s[i:i + n]) for s in seqs for i in range(len(s) - n + 1)]
     return len(set(grams)) / max(1, len(grams))
 
 
@@ -75,7 +76,7 @@ def _sequence_logp(model, tokens, mask, P):
     return lp, mask[:, P:].to(lp.dtype)
 
 
-def train_offline(ref: GPT, data: OfflineData, cfg: OfflineConfig, dev_problems, advantages=None, log=None) -> dict:
+def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_problems, advantages=None, log=None) -> dict:
     """Fine-tune a copy of ``ref`` on ``data`` with ``cfg.method``. Returns the selected policy, the
     dev-reward history, the fraction of data used and the step count."""
     torch.manual_seed(cfg.seed)
@@ -101,7 +102,7 @@ def train_offline(ref: GPT, data: OfflineData, cfg: OfflineConfig, dev_problems,
     if cfg.method == "dpo" and not pairs:
         raise ValueError("DPO needs prompts with two responses of different reward")
     probs = weights / weights.sum() if weights.sum() > 0 else None
-    best_reward, _ = mean_reward(ref, dev_problems, cfg.max_new_tokens)
+    best_reward, _ = mean_reward(ref, task, dev_problems)
     best_state, best_step = copy.deepcopy(policy.state_dict()), 0
     history = {"step": [0], "dev_reward": [best_reward]}
     t0 = time.time()
@@ -133,7 +134,7 @@ def train_offline(ref: GPT, data: OfflineData, cfg: OfflineConfig, dev_problems,
         torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
         opt.step()
         if step % cfg.eval_every == 0 or step == steps:
-            dev, _ = mean_reward(policy, dev_problems, cfg.max_new_tokens)
+            dev, _ = mean_reward(policy, task, dev_problems)
             history["step"].append(step)
             history["dev_reward"].append(dev)
             if dev > best_reward:

@@ -1,0 +1,48 @@
+"""The tasks A-LoL is trained on, behind one small interface so that the reference, the value head
+and every offline method run unchanged on each:
+
+* ``encode_batch(prompts, responses=None)`` -> (tokens, real-token mask, P): ``<bos> prompt``
+  left-padded to width P, then ``response <eos>`` right-padded;
+* ``decode(ids)`` -> response text; ``reward(problem, response)`` -> float in [0, ``max_value``];
+* ``vocab_size``, ``PAD``/``BOS``/``EOS`` ids, ``max_new_tokens``, ``block_size``, ``max_value``
+  (the value head's sigmoid scale, as the official ``max_value``).
+
+A *problem* is any object with a ``prompt`` string (plus whatever its reward needs).
+"""
+from __future__ import annotations
+
+from ..data import arithmetic as _arith
+from .data import partial_credit
+
+
+class ArithmeticTask:
+    """Task 1: chain sums with worked steps, partial-credit reward (``paperlib.data.arithmetic``)."""
+    name = "arithmetic"
+    vocab_size = _arith.VOCAB_SIZE
+    PAD, BOS, EOS = _arith.PAD, _arith.BOS, _arith.EOS
+    max_new_tokens = 100
+    block_size = 112
+    max_value = 1.0
+
+    def __init__(self, max_new_tokens: int | None = None):
+        if max_new_tokens is not None:
+            self.max_new_tokens = max_new_tokens
+
+    def encode_batch(self, prompts, responses=None):
+        return _arith.encode_batch(prompts, responses)
+
+    def decode(self, ids) -> str:
+        return _arith.decode(ids)
+
+    def reward(self, problem, response: str) -> float:
+        return partial_credit(problem.terms, response)
+
+
+def get_task(name: str):
+    """The task called ``name`` (``arithmetic`` or ``review``)."""
+    if name == "arithmetic":
+        return ArithmeticTask()
+    if name == "review":
+        from .review import ReviewTask
+        return ReviewTask()
+    raise ValueError(f"unknown A-LoL task {name!r}; valid: ['arithmetic', 'review']")
