@@ -51,7 +51,7 @@ review_prompts = 5000  # task 2: offline training prompts (two responses each)
 dev_prompts = 200  # dev split: value-head targets and model selection
 test_prompts = 300  # test split
 # reference policy (NLL on the offline data; cached)
-ref_examples = 300000  # task 1: (prompt, response) presentations
+ref_examples = 150000  # task 1: (prompt, response) presentations
 review_ref_examples = 100000  # task 2: (prompt, response) presentations
 ref_lr = 0.002  # AdamW peak learning rate (one-cycle)
 n_layer = 3  # GPT layers
@@ -61,7 +61,7 @@ value_epochs = 10
 value_lr = 0.001
 # offline training (official HH: lr 2e-4, 16 examples a step, eps 0.9)
 steps = 300  # optimizer steps (A-LoL variants: times the fraction with A > 0, as the official code)
-batch_size = 32
+batch_size = 16  # official HH: 16 a step
 lr = 0.0001  # Adam
 eps = 0.9  # ratio clamp
 kl_beta = 0.2  # A-LoL KL
@@ -186,6 +186,8 @@ R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
     run.metric(f"{split}/{m}/seed={s}/test_reward", r["test_reward"])
     run.metric(f"{split}/{m}/seed={s}/distinct2", r["distinct2"])
+    run.metric(f"{split}/{m}/seed={s}/distinct2_greedy", r["distinct2_greedy"])
+    run.metric(f"{split}/{m}/seed={s}/sample_reward", r["sample_reward"])
 
 
 def per_seed(split, m, key="test_reward"):
@@ -201,7 +203,7 @@ for split in splits:
     for m in split_methods(split):
         r = R[(split, m, seeds[0])]
         print(f"  {m:15s} test reward {per_seed(split, m).mean():.3f} ± {per_seed(split, m).std():.3f}"
-              f"  distinct-2 {per_seed(split, m, 'distinct2').mean():.3f}  e.g. {r['example_outputs'][0]!r}")
+              f"  sampled: reward {per_seed(split, m, 'sample_reward').mean():.3f}, distinct-2 {per_seed(split, m, 'distinct2').mean():.3f}  e.g. {r['example_outputs'][0]!r}")
 
 # %% [markdown]
 # ## Figures: test reward by method and task, reward over training, fraction of data used
@@ -280,7 +282,7 @@ if "review/main" in splits:
 # Per seed and per task. C1: the worst A-LoL variant's test reward minus the best of NLL, wNLL and R-GOLD. C2: on a
 # noisy split, test reward minus $\pi_{\mathrm{ref}}$'s for A-LoL (must be above 0) and NLL (must not be). C3: A-LoL's
 # fraction of data used, and its absolute deviation from its seed mean minus DPO's (mean at most 0: no larger
-# spread). C4: distinct-2 of A-LoL's test outputs minus the most diverse of the NLL, wNLL, R-GOLD and DPO baselines.
+# spread). C4: distinct-2 of A-LoL's sampled test outputs (one temperature-1 sample per prompt) minus the most diverse of the NLL, wNLL, R-GOLD and DPO baselines.
 
 # %%
 alol_variants = [m for m in methods if m.startswith("a_lol")]

@@ -9,7 +9,7 @@ import numpy as np
 from ..nn.gpt import GPT, GPTConfig
 from ..training import run_in_workers
 from .tasks import get_task
-from .trainer import OfflineConfig, distinct_n, greedy_outputs, train_offline
+from .trainer import OfflineConfig, distinct_n, greedy_outputs, sampled_outputs, train_offline
 
 
 def run_job(task_name: str, ref_state: dict, gpt_cfg: dict, data, advantages, dev_problems, test_problems,
@@ -23,8 +23,13 @@ def run_job(task_name: str, ref_state: dict, gpt_cfg: dict, data, advantages, de
     outs = greedy_outputs(out["policy"], task, test_problems)
     rewards = [task.reward(p, o) for p, o in zip(test_problems, outs)]
     words = task_name != "arithmetic"
+    # diversity of the policy: one temperature-1 sample per test prompt (the review task has only 8 distinct
+    # prompts, so greedy outputs can differ at most 8 ways); greedy diversity is kept alongside
+    samples = sampled_outputs(out["policy"], task, test_problems, seed=1000 + c.seed)
     return {"method": c.method, "seed": c.seed, "test_reward": float(np.mean(rewards)),
-            "distinct2": distinct_n(outs, 2, words), "distinct3": distinct_n(outs, 3, words), "history": out["history"],
+            "sample_reward": float(np.mean([task.reward(p, o) for p, o in zip(test_problems, samples)])),
+            "distinct2": distinct_n(samples, 2, words), "distinct3": distinct_n(samples, 3, words),
+            "distinct2_greedy": distinct_n(outs, 2, words), "history": out["history"],
             "data_used": out["data_used"], "steps": out["steps"], "best_step": out["best_step"],
             "wall_s": out["wall_s"], "example_outputs": outs[:3], "outputs": outs}
 

@@ -58,6 +58,20 @@ def greedy_outputs(model: GPT, task, problems, batch: int = 256) -> list[str]:
     return out
 
 
+@torch.no_grad()
+def sampled_outputs(model: GPT, task, problems, seed: int, temperature: float = 1.0, batch: int = 256) -> list[str]:
+    """One sample per prompt at ``temperature`` (seeded): what the diversity measures read."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(problems), batch):
+        x, xm, P = task.encode_batch([p.prompt for p in problems[i:i + batch]])
+        toks, _ = generate(model, x, xm, task.max_new_tokens, task.EOS, pad_id=task.PAD, temperature=temperature,
+                           generator=g, banned_ids=(task.BOS,))
+        out += [task.decode(t[P:].tolist()) for t in toks]
+    return out
+
+
 def mean_reward(model: GPT, task, problems) -> tuple[float, list[str]]:
     outs = greedy_outputs(model, task, problems)
     return float(np.mean([task.reward(p, o) for p, o in zip(problems, outs)])), outs
