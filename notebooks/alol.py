@@ -238,7 +238,11 @@ for ax, split in zip(axes[0], main_splits):
         hs = [R[(split, m, s)]["history"] for s in seeds]
         for s, h in zip(seeds, hs):
             curve_rows += [dict(split=split, method=m, seed=s, step=t, dev_reward=v) for t, v in zip(h["step"], h["dev_reward"])]
-        ax.plot(hs[0]["step"], np.mean([h["dev_reward"] for h in hs], 0), marker=".", label=m,
+        # A-LoL's step budget is scaled by each seed's positive fraction, so runs differ in length:
+        # average over the evaluation points that every seed reached
+        n = min(len(h["step"]) for h in hs)
+        short = min(hs, key=lambda h: len(h["step"]))
+        ax.plot(short["step"][:n], np.mean([h["dev_reward"][:n] for h in hs], 0), marker=".", label=m,
                 ls="-" if m.startswith("a_lol") else "--")
     ax.set_xlabel("optimizer step"); ax.set_ylabel("dev reward (greedy)"); ax.legend(fontsize=6, ncol=2)
     ax.set_title(f"Dev reward over training ({split}, mean over seeds)", fontsize=9)
