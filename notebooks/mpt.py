@@ -44,8 +44,8 @@ plm = "inlm"  # inlm (in-domain MLM pretrained here) | smollm2 (causal, offline)
 inlm_layers = 4
 inlm_embd = 128
 inlm_vocab = 16000
-inlm_epochs = 8.0  # passes over the ~0.76M-token train-split text
-pretrain_threads = 2
+inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text
+pretrain_threads = 1  # one thread: on a busy 2-core machine two threads ran several times slower
 # data sizes
 train_subset = 2000  # a task's train split cut to this many (fixed per task; 0 keeps all)
 pool_size = 600  # unlabelled examples per cell, from the train subset minus the labelled ones

@@ -34,7 +34,7 @@ class InLMConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.1
-    epochs: float = 8.0  # passes over the ~0.76M-token corpus
+    epochs: float = 4.0  # passes over the ~0.76M-token corpus
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
