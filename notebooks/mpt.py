@@ -54,9 +54,10 @@ max_len = 64  # tokens per filled input
 # tuning
 n_top = 1  # inlm: tune the top n blocks over cached frozen features (0 tunes the whole LM)
 tune_plm = True  # full path: prompt models tune the LM (False: only the template's vectors)
-prompt_steps = 40  # per prompt model, batch 16
-ft_steps = 40  # fine-tuning baseline, batch 16
-final_steps = 60  # fine-tuning on labelled + pseudo-labelled, batch 32
+prompt_steps = 80  # per prompt model, batch 16 (40 left the models far from fitting their K examples)
+ft_steps = 80  # fine-tuning baseline, batch 16
+final_steps = 80  # fine-tuning on labelled + pseudo-labelled, batch 32
+pooling = "mean"  # inlm classifier: mean of the final states (its [CLS] is untrained without NSP) or cls
 lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
 threshold = 0.6  # pseudo-label confidence rule: ensemble probability at least this
@@ -140,7 +141,7 @@ cfg = CellConfig(max_len=max_len, train_subset=train_subset, pool_size=pool_size
                  prompt=TrainConfig(steps=prompt_steps, batch_size=16, lr=lr, soft_lr=soft_lr),
                  ft=TrainConfig(steps=ft_steps, batch_size=16, lr=lr),
                  final=TrainConfig(steps=final_steps, batch_size=32, lr=lr),
-                 threshold=threshold, per_class=per_class, n_top=n_top if plm == "inlm" else 0, tune_plm=tune_plm)
+                 threshold=threshold, per_class=per_class, pooling=pooling, n_top=n_top if plm == "inlm" else 0, tune_plm=tune_plm)
 results = run_grid(backend, data, ks, seeds, cfg, workers=workers, threads_per_worker=threads, log=log)
 R = {(c["task"], c["k"], c["seed"]): c for r in results for c in r["cells"]}
 for (t, k, s), c in R.items():

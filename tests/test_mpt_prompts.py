@@ -139,7 +139,7 @@ def test_cached_top_model_matches_the_full_model(own):
     with torch.no_grad():
         torch.testing.assert_close(top(cached), pm(filled), atol=2e-3, rtol=1e-3)  # float16 cache
     clf = Classifier(own, 3, 32).eval()
-    tc = TopClassifier(own, 2, 3).eval()
+    tc = TopClassifier(own, 2, 3, pooling="cls").eval()
     tc.head.load_state_dict(clf.head.state_dict())
     cf = [fill_classifier(own, x, "", 32) for x in ("we follow", "background of smith .")]
     with torch.no_grad():

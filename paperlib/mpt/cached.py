@@ -61,7 +61,7 @@ class _Top(nn.Module):
         self.ln_f = copy.deepcopy(m.ln_f)
         self.dim = m.cfg.n_embd
 
-    def run(self, items: list[Cached], soft: torch.Tensor | None):
+    def run(self, items: list[Cached], soft: torch.Tensor | None, pooling: str = "slot"):
         T = max(len(it) for it in items)
         x = torch.zeros((len(items), T, self.dim))
         pad = torch.zeros((len(items), T), dtype=torch.bool)
@@ -76,6 +76,9 @@ class _Top(nn.Module):
         for blk in self.blocks:
             x = blk(x, attn)
         h = self.ln_f(x)
+        if pooling == "mean":
+            m = pad[..., None].float()
+            return (h * m).sum(1) / m.sum(1)
         return h[torch.arange(len(items)), torch.tensor([it.slot for it in items])]
 
 
@@ -112,14 +115,19 @@ class TopPromptModel(nn.Module):
 
 
 class TopClassifier(nn.Module):
-    """The LM's top blocks and a linear classification head on the [CLS] state."""
+    """The LM's top blocks and a linear classification head on the [CLS] state (``pooling="cls"``) or on the
+    mean of the final states (``"mean"``: our MLM is pretrained without a sentence-level objective, so its [CLS]
+    state is never trained to summarise the sentence)."""
 
-    def __init__(self, backend, n_top: int, n_classes: int):
+    def __init__(self, backend, n_top: int, n_classes: int, pooling: str = "mean"):
         super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+        self.pooling = "slot" if pooling == "cls" else "mean"
         self.top = _Top(backend, n_top)
         self.head = nn.Linear(self.top.dim, n_classes)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, items: list[Cached]) -> torch.Tensor:
-        return self.head(self.top.run(items, None))
+        return self.head(self.top.run(items, None, self.pooling))

@@ -27,6 +27,7 @@ class CellConfig:
     final: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100, batch_size=32))
     threshold: float = 0.6  # pseudo-label confidence rule
     per_class: int = 100  # at most this many pseudo-labels per class
+    pooling: str = "mean"  # own MLM's classifier: mean of the final states or "cls"
     n_top: int = 1  # own MLM: tune only the top n blocks over cached frozen features (0: tune the whole LM)
     tune_plm: bool = True  # full path: prompt models tune the LM with the template (False: the vectors only)
     templates: list[str] | None = None  # template names to use (None: all of the task's)
@@ -77,7 +78,7 @@ class TaskInputs:
 
     def classifier(self, n_classes: int):
         if self.cached:
-            return TopClassifier(self.backend, self.cfg.n_top, n_classes)
+            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling)
         return Classifier(self.backend.copy(), n_classes, self.cfg.max_len)
 
     def prompt_model(self, template, seed: int):
