@@ -27,7 +27,9 @@ from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 
 def rate(n, fn):
     t0 = time.perf_counter()
-    fn()
+    out = fn()
+    if isinstance(out, dict) and out.get("examples_per_s") is None:
+        return None  # nothing to train (a manual template over a frozen LM)
     return n / (time.perf_counter() - t0)
 
 
@@ -83,7 +85,7 @@ def main():
     print(f"{a.threads} torch thread(s); examples/s")
     print(f"{'PLM':24s} {'model':18s} {'cache build':>12s} {'scoring':>10s} {'training':>10s}")
     for name, what, b, s, t in rows:
-        print(f"{name:24s} {what:18s} {'-' if b is None else f'{b:.0f}':>12s} {s:10.0f} {t:10.1f}")
+        print(f"{name:24s} {what:18s} {'-' if b is None else f'{b:.0f}':>12s} {s:10.0f} {'-' if t is None else f'{t:.1f}':>10s}")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,16 @@ def test_soft_vectors_in_the_cached_path_are_learned(own):
     assert p.shape == (3, 3) and np.allclose(p.sum(1), 1.0, atol=1e-5)
 
 
+def test_a_manual_template_over_a_frozen_lm_is_zero_shot(own):
+    from paperlib.mpt.method import TrainConfig, train
+
+    pm = PromptModel(own, Template("m", "{text} the citation is used as {mask} ."), VERB, 32, tune_plm=False)
+    before = {k: v.clone() for k, v in own.model.state_dict().items()}
+    info = train(pm, [pm.fill("we follow this approach")], [0], TrainConfig(steps=3, batch_size=1))
+    assert info["loss"] == [] and info["examples_per_s"] is None
+    assert all(torch.equal(v, own.model.state_dict()[k]) for k, v in before.items())
+
+
 def test_pseudo_label_rule():
     probs = np.array([[0.90, 0.05, 0.05],   # 0: confident class 0
                       [0.50, 0.30, 0.20],   # 1: below threshold

@@ -78,7 +78,10 @@ def train(model: nn.Module, filled: list[Filled], labels, cfg: TrainConfig) -> d
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     soft = [p for n, p in model.named_parameters() if n == "soft" and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if n != "soft" and p.requires_grad]
-    groups = [{"params": rest, "lr": cfg.lr}] + ([{"params": soft, "lr": cfg.soft_lr, "weight_decay": 0.0}] if soft else [])
+    if not soft and not rest:  # a manual template over a frozen LM: nothing to learn, zero-shot
+        model.eval()
+        return {"loss": [], "wall_s": 0.0, "examples_per_s": None}
+    groups = ([{"params": rest, "lr": cfg.lr}] if rest else []) + ([{"params": soft, "lr": cfg.soft_lr, "weight_decay": 0.0}] if soft else [])
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     warm = max(1, int(cfg.warmup * cfg.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
