@@ -10,13 +10,7 @@ from paperlib.mpt.prompts import HFBackend, OwnBertBackend, PromptModel, Templat
 from paperlib.nn.bert import BertConfig, BertMLM
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is faster, and on a busy shared machine much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 WORDS = "the citation is used as background method result we follow this approach of smith . : ? answer".split()
 VERB = [["background"], ["method"], ["result", "approach"]]

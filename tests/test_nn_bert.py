@@ -5,13 +5,7 @@ import torch
 from paperlib.nn.bert import BertConfig, BertMLM, load_bert, mask_for_mlm, pad_rows, pretrain_mlm, save_bert
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is faster, and on a busy shared machine much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_mask_for_mlm_only_masks_real_non_special_tokens():

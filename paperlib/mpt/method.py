@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .prompts import Filled, PromptModel, Template
+from .prompts import Filled, PromptModel, Template, pad_filled
 
 
 @dataclass
@@ -61,12 +61,7 @@ class Classifier(nn.Module):
         return fill_classifier(self.backend, text, term, self.max_len)
 
     def forward(self, filled: list[Filled]) -> torch.Tensor:
-        T = max(len(f.ids) for f in filled)
-        ids = torch.full((len(filled), T), self.backend.pad_id, dtype=torch.long)
-        pad = torch.zeros((len(filled), T), dtype=torch.bool)
-        for i, f in enumerate(filled):
-            ids[i, : len(f.ids)] = torch.tensor(f.ids)
-            pad[i, : len(f.ids)] = True
+        ids, pad = pad_filled(filled, self.backend.pad_id)
         _, h = self.backend.forward(self.backend.embed(ids), pad, torch.tensor([f.slot for f in filled]))
         return self.head(h)
 

@@ -60,6 +60,17 @@ class Filled:
         return len(self.ids)
 
 
+def pad_filled(filled: list[Filled], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids (B, T) of filled inputs and their mask (True on real tokens; soft positions count)."""
+    T = max(len(f.ids) for f in filled)
+    ids = torch.full((len(filled), T), pad_id, dtype=torch.long)
+    pad = torch.zeros((len(filled), T), dtype=torch.bool)
+    for i, f in enumerate(filled):
+        ids[i, : len(f.ids)] = torch.tensor(f.ids)
+        pad[i, : len(f.ids)] = True
+    return ids, pad
+
+
 def fill(template: Template, text: str, term: str, backend, max_len: int) -> Filled:
     """Token ids of ``template`` around one example. Only the ``{text}`` tokens are cut (from the end) to fit
     ``max_len``; a causal LM's sequence ends just before the slot."""
@@ -205,12 +216,7 @@ class PromptModel(nn.Module):
         return fill(self.template, text, term, self.backend, self.max_len)
 
     def forward(self, filled: list[Filled]) -> torch.Tensor:
-        T = max(len(f.ids) for f in filled)
-        ids = torch.full((len(filled), T), self.backend.pad_id, dtype=torch.long)
-        pad = torch.zeros((len(filled), T), dtype=torch.bool)
-        for i, f in enumerate(filled):
-            ids[i, : len(f.ids)] = torch.tensor(f.ids)
-            pad[i, : len(f.ids)] = True
+        ids, pad = pad_filled(filled, self.backend.pad_id)
         emb = self.backend.embed(ids)
         if self.soft is not None:
             rows = torch.tensor([i for i, f in enumerate(filled) for _ in f.soft_positions], dtype=torch.long)
