@@ -19,3 +19,14 @@ def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for a test of tiny models: faster, and on a busy shared machine much faster."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

