@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -88,34 +87,62 @@ class KmerContextTable:
     def __init__(self, k: int):
         if k % 2 == 0 or k < 1:
             raise ValueError("k must be odd (a centre and equal context on each side)")
-        self.k = k
-        self.tables: dict[int, dict[str, Counter]] = {}
+        self.k, self.h = k, k // 2
+        self.counts: dict[int, np.ndarray] = {}  # half-width -> (5 ** (2h), 4) counts
+
+    @staticmethod
+    def _codes(s: str) -> np.ndarray:
+        lut = np.full(256, 4, np.int64)
+        for n, b in enumerate(b"ACGU"):
+            lut[b] = n
+        return lut[np.frombuffer(s.encode(), np.uint8)]
+
+    def _contexts(self, a: np.ndarray, h: int, pos: np.ndarray):
+        """Context ids of positions ``pos`` (all inside [h, len - h)), and whether all are bases."""
+        code = np.zeros(len(pos), np.int64)
+        ok = np.ones(len(pos), bool)
+        for o in [*range(-h, 0), *range(1, h + 1)]:
+            v = a[pos + o]
+            ok &= v < 4
+            code = code * 4 + np.minimum(v, 3)
+        return code, ok
 
     def fit(self, seqs: list[str]) -> "KmerContextTable":
-        for h in range(self.k // 2, -1, -1):
-            t: dict[str, Counter] = defaultdict(Counter)
-            for s in seqs:
-                for i in range(h, len(s) - h):
-                    t[s[i - h:i] + "_" + s[i + 1:i + 1 + h]][s[i]] += 1
-            self.tables[h] = t
+        a = self._codes(("N" * self.h).join([""] + list(seqs) + [""]))
+        for h in range(self.h, -1, -1):
+            pos = np.arange(h, len(a) - h)
+            code, ok = self._contexts(a, h, pos)
+            ok &= a[pos] < 4
+            c = np.zeros((4 ** (2 * h), 4), np.int64)
+            np.add.at(c, (code[ok], a[pos][ok]), 1)
+            self.counts[h] = c
         return self
 
-    def predict(self, s: str, i: int) -> str:
-        for h in range(self.k // 2, -1, -1):
-            if i - h < 0 or i + h >= len(s):
+    def predict_positions(self, s: str, positions, k: int | None = None) -> np.ndarray:
+        """Predicted base codes (0..3 for A, C, G, U); ``k`` < the fitted k uses the shorter contexts
+        only (a k-mer table is the fitted table cut to half-width (k-1)//2)."""
+        a = self._codes(s)
+        pos = np.asarray(positions, np.int64)
+        pred = np.full(len(pos), -1, np.int64)
+        for h in range(min(self.h, (k or self.k) // 2), -1, -1):
+            todo = np.flatnonzero((pred < 0) & (pos - h >= 0) & (pos + h < len(a)))
+            if len(todo) == 0:
                 continue
-            c = self.tables[h].get(s[i - h:i] + "_" + s[i + 1:i + 1 + h])
-            if c:
-                return max("ACGU", key=lambda b: c[b])
-        return "A"
+            code, ok = self._contexts(a, h, pos[todo])
+            c = self.counts[h][code]
+            seen = ok & (c.sum(1) > 0)
+            pred[todo[seen]] = c[seen].argmax(1)
+        return pred
 
-    def accuracy(self, seqs: list[str], positions: list[list[int]]) -> float:
+    def accuracy(self, seqs: list[str], positions: list[list[int]], k: int | None = None) -> float:
         hit = tot = 0
         for s, ps in zip(seqs, positions):
-            for i in ps:
-                if i < len(s) and s[i] in "ACGU":
-                    hit += self.predict(s, i) == s[i]
-                    tot += 1
+            ps = [i for i in ps if i < len(s) and s[i] in "ACGU"]
+            if not ps:
+                continue
+            truth = self._codes(s)[ps]
+            hit += int((self.predict_positions(s, ps, k) == truth).sum())
+            tot += len(ps)
         return hit / max(tot, 1)
 
 
@@ -209,8 +236,8 @@ def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = 
             seen += sum(len(s) for s in batch)
             elapsed = time.perf_counter() - t0
             if steps % 50 == 0:
-                history.append({"step": steps, "tokens": seen, "loss": float(loss), "wall_s": elapsed})
-                log(f"step {steps} tokens {seen:,} loss {float(loss):.4f} {seen / elapsed:,.0f} tok/s")
+                history.append({"step": steps, "tokens": seen, "loss": float(loss.detach()), "wall_s": elapsed})
+                log(f"step {steps} tokens {seen:,} loss {float(loss.detach()):.4f} {seen / elapsed:,.0f} tok/s")
             done = seen >= cfg.tokens or elapsed >= cfg.max_seconds
             if on_checkpoint and (done or time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s):
                 info = {"steps": steps, "tokens_seen": seen, "epochs_started": epoch + 1, "wall_s": elapsed,
