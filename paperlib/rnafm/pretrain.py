@@ -42,7 +42,9 @@ PROFILES = {
                             batch_tokens=65536, crop=1022, warmup_steps=2000, lr=3e-4, threads=8,
                             checkpoint_every_s=900),
 }
-CORPUS = CorpusConfig()
+#: the corpus each profile pretrains on (tiny: a small one, so that the smoke profile builds it in seconds)
+CORPORA = {"tiny": CorpusConfig(emit_per_model=300, emit_long=20, emit_held_out=60),
+           "cpu": CorpusConfig(), "paper": CorpusConfig(emit_per_model=100_000, emit_long=3000)}
 
 
 def checkpoint_dir() -> Path:
@@ -60,12 +62,12 @@ def git_sha() -> str:
 def run(profile: str, out: Path | None = None, log=print, **overrides) -> Path:
     cfg = PROFILES[profile]
     cfg = PretrainConfig(**{**asdict(cfg), **overrides})
-    corpus = load_corpus(CORPUS)
+    corpus = load_corpus(CORPORA[profile])
     seqs = [e.seq for e in corpus.split("pretrain")]
     val = [e.seq for e in corpus.split("val")][:300]
-    out = out or checkpoint_dir() / f"rnafm-{profile}.pt"
+    out = out or default_path(profile)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    base = {"profile": profile, "pretrain_config": asdict(cfg), "corpus_config": asdict(CORPUS),
+    base = {"profile": profile, "pretrain_config": asdict(cfg), "corpus_config": asdict(CORPORA[profile]),
             "corpus_fingerprint": corpus.fingerprint(), "pretrain_sequences": len(seqs),
             "pretrain_nucleotides": sum(len(s) for s in seqs), "git_sha": git_sha(), "started": started,
             "python": sys.version.split()[0]}
@@ -75,8 +77,9 @@ def run(profile: str, out: Path | None = None, log=print, **overrides) -> Path:
         manifest = {**base, **info, "torch": torch.__version__,
                     "device": "cuda" if next(model.parameters()).is_cuda else "cpu"}
         save_checkpoint(out, model, manifest)
-        (out.with_suffix(".json")).write_text(json.dumps({k: v for k, v in manifest.items() if k != "history"},
-                                                         indent=1) + "\n")
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({k: v for k, v in manifest.items() if k != "history"}, indent=1) + "\n")
+        tmp.replace(out.with_suffix(".json"))
         log(f"checkpoint: {out} ({info['tokens_seen']:,} tokens, val masked acc "
             f"{info.get('val_masked_accuracy', float('nan')):.3f})")
 
@@ -85,16 +88,41 @@ def run(profile: str, out: Path | None = None, log=print, **overrides) -> Path:
     return out
 
 
+def default_path(profile: str) -> Path:
+    """Committed profiles (cpu) live in the repository; others in the cache directory."""
+    if profile == "cpu":
+        return checkpoint_dir() / f"rnafm-{profile}.pt"
+    from paperlib.data import cache_dir
+
+    return cache_dir("rnafm", "checkpoints") / f"rnafm-{profile}-{CORPORA[profile].key()}.pt"
+
+
+def get_pretrained(profile: str, train_if_missing: bool, log=print):
+    """(model, manifest) of ``profile``: its checkpoint if it exists and matches the profile's model and
+    corpus configuration, else (with ``train_if_missing``) pretrain it now, else a clear error."""
+    path = default_path(profile)
+    try:
+        return load_profile_checkpoint(profile, path)
+    except (FileNotFoundError, ValueError) as err:
+        if not train_if_missing:
+            raise
+        log(f"{err}; pretraining profile {profile!r} now")
+    run(profile, path, log=log)
+    return load_profile_checkpoint(profile, path)
+
+
 def load_profile_checkpoint(profile: str, path: Path | None = None):
     """The checkpoint of ``profile`` (model, manifest); an error naming the fix if it is missing or was
     made with another model or corpus configuration."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown pretraining profile {profile!r}; valid: {sorted(PROFILES)}")
     cfg = PROFILES[profile]
-    path = path or checkpoint_dir() / f"rnafm-{profile}.pt"
+    path = path or default_path(profile)
     if not Path(path).is_file():
         raise FileNotFoundError(f"no pretrained checkpoint at {path}: run "
                                 f"`python -m paperlib.rnafm.pretrain --profile {profile}`")
     model, manifest = load_checkpoint(path, RNAFMConfig(**cfg.model))
-    if manifest.get("corpus_config") != asdict(CORPUS):
+    if manifest.get("corpus_config") != asdict(CORPORA[profile]):
         raise ValueError(f"{path} was pretrained on another corpus configuration "
                          f"({manifest.get('corpus_config')}); retrain: "
                          f"`python -m paperlib.rnafm.pretrain --profile {profile}`")

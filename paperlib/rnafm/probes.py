@@ -287,8 +287,12 @@ def fit_pair_logistic(feats: list[np.ndarray], labels: list[np.ndarray], seed: i
         neg = rng.choice(np.flatnonzero(y == 0), size=max(max_pairs - len(pos), 1), replace=False)
         idx = np.concatenate([pos, neg])
         X, y = X[idx], y[idx]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(penalty="l1", C=C, solver="liblinear",
-                                                             max_iter=500, random_state=seed))
+    import sklearn
+
+    # scikit-learn 1.8 spells the L1 penalty l1_ratio=1 (``penalty`` is deprecated there)
+    l1 = {"l1_ratio": 1.0} if tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 8) else {"penalty": "l1"}
+    clf = make_pipeline(StandardScaler(), LogisticRegression(**l1, C=C, solver="liblinear", max_iter=500,
+                                                             random_state=seed))
     clf.fit(X, y)
     return clf
 
