@@ -81,3 +81,14 @@ def pooled_features(kind: str, seqs: list[str], model: RNAFM | None = None) -> n
     if kind == "kmer3":
         return np.stack([probes.kmer3_frequencies(s) for s in seqs])
     return probes.pool(per_position_features(kind, seqs, model))
+
+
+def structure_probe_job(train_x, train_pairs, val_x, val_pairs, test_x, test_pairs, steps: int, seed: int,
+                        reduction: int, channels: int, blocks: int) -> dict:
+    """One pairwise-head run (train, pick the threshold on validation, score the test set); a
+    top-level function so that ``paperlib.training.run_in_workers`` can run several at once."""
+    head, thr = probes.train_pairwise_head(train_x, train_pairs, val_x, val_pairs, steps=steps, seed=seed,
+                                           reduction=reduction, channels=channels, blocks=blocks)
+    probs = probes.predict_pair_probs(head, test_x)
+    return {**probes.mean_pair_metrics([probes.pairs_from_probs(p, thr) for p in probs], test_pairs),
+            "threshold": thr}

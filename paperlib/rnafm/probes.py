@@ -194,7 +194,7 @@ class PairwiseConcatResNet(nn.Module):
         e = self.pre_reduction(emb)
         B, L, D = e.shape
         ei = e.unsqueeze(2).expand(B, L, L, D)
-        pair = torch.cat([ei, ei.transpose(1, 2)], dim=3).permute(0, 3, 1, 2)
+        pair = torch.cat([ei, ei.transpose(1, 2)], dim=3).permute(0, 3, 1, 2).contiguous()
         out = self.final(self.resnet(self.first(pair)))
         # symmetric: keep the upper triangle and mirror it (as the official ``symmetric=True``)
         return torch.triu(out) + torch.triu(out, diagonal=1).transpose(2, 3)
@@ -208,23 +208,29 @@ def contact_map(pairs, L: int) -> np.ndarray:
 
 
 def train_pairwise_head(train_feats, train_pairs, val_feats, val_pairs, steps: int, seed: int, lr: float = 1e-3,
-                        reduction: int = 32, channels: int = 32, blocks: int = 6, min_sep: int = 4):
-    """Train the head on frozen per-nucleotide features (one sequence a step, cross-entropy over pairs
-    with |i-j| >= min_sep, as the official 2-class output), then choose the decision threshold that
-    maximises mean F1 on the validation sequences. Returns (head, threshold)."""
+                        reduction: int = 32, channels: int = 32, blocks: int = 6, min_sep: int = 4,
+                        batch_size: int = 4):
+    """Train the head on frozen per-nucleotide features (``batch_size`` sequences a step, padded; 2-class
+    cross-entropy over the pairs with |i-j| >= min_sep, as the official 2-class output), then choose
+    the decision threshold that maximises mean F1 on the validation sequences. Returns (head, threshold)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     head = PairwiseConcatResNet(train_feats[0].shape[1], reduction, channels, blocks)
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     head.train()
     for step in range(steps):
-        k = int(rng.integers(len(train_feats)))
-        x = torch.from_numpy(train_feats[k])[None]
-        L = x.shape[1]
-        y = torch.from_numpy(contact_map(train_pairs[k], L))
-        logits = head(x)[0]
-        iu, ju = np.triu_indices(L, k=min_sep)
-        loss = F.cross_entropy(logits[:, iu, ju].T, y[iu, ju])
+        idx = rng.choice(len(train_feats), size=min(batch_size, len(train_feats)), replace=False)
+        L = max(len(train_feats[k]) for k in idx)
+        x = torch.zeros(len(idx), L, train_feats[0].shape[1])
+        y = torch.zeros(len(idx), L, L, dtype=torch.long)
+        valid = torch.zeros(len(idx), L, L, dtype=torch.bool)
+        for b, k in enumerate(idx):
+            n = len(train_feats[k])
+            x[b, :n] = torch.from_numpy(train_feats[k])
+            y[b, :n, :n] = torch.from_numpy(contact_map(train_pairs[k], n))
+            valid[b, :n, :n] = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=min_sep)
+        logits = head(x).permute(0, 2, 3, 1)  # (B, L, L, 2)
+        loss = F.cross_entropy(logits[valid], y[valid])
         opt.zero_grad()
         loss.backward()
         opt.step()
