@@ -39,6 +39,7 @@
 seeds = [0, 1, 2]  # probe seeds: random-init model, probe initialisation, few-shot draws, masking draws
 pretrain_profile = "cpu"  # checkpoint to probe (paperlib.rnafm.pretrain profiles: tiny, cpu, paper)
 pretrain_if_missing = False  # pretrain the profile now when its checkpoint is missing or stale
+official_checkpoint = ""  # path or URL of the released RNA-FM_pretrained.pth: probe it instead (needs the file)
 threads = 1  # torch threads of the notebook's own process (embeddings, attention maps)
 workers = 2  # processes training the structure heads, one torch thread each
 crop = 400  # nucleotides embedded per sequence (longer ones are cut)
@@ -53,7 +54,10 @@ ss_max_len = 120  # structures of sequences up to this length
 ss_train = 240  # training sequences (pretraining families)
 ss_val = 40  # validation sequences (threshold choice)
 ss_test = 120  # test sequences (held-out families)
-ss_steps = 200  # optimiser steps (one sequence a step)
+ss_steps = 300  # optimiser steps
+ss_batch = 2  # sequences a step
+ss_lr = 0.005  # Adam
+vienna_seeds = 1  # seeds of the ViennaRNA-label runs (the consensus-label runs, which C2 uses, take all seeds)
 head_reduction = 16  # official 128
 head_channels = 8  # official 64
 head_blocks = 3  # official 32 (dilations 1, 2, 4 repeating)
@@ -102,14 +106,21 @@ for split, d in corpus.summary().items():
     run.metric(f"corpus/{split}/sequences", d["sequences"])
     run.metric(f"corpus/{split}/nucleotides", d["nucleotides"])
     log(f"{split}: {d['sequences']:,} sequences, {d['nucleotides']:,} nt, families {', '.join(d['families'])}")
-model, manifest = get_pretrained(pretrain_profile, pretrain_if_missing, log=log)
+if official_checkpoint:
+    from paperlib.rnafm.model import load_official
+
+    model = load_official(official_checkpoint)
+    manifest = {"tokens_seen": None, "wall_s": None, "device": "official release", "corpus_fingerprint": "RNAcentral"}
+else:
+    model, manifest = get_pretrained(pretrain_profile, pretrain_if_missing, log=log)
 cfg = model.cfg
 for k in ("tokens_seen", "steps", "wall_s", "tokens_per_s", "val_masked_accuracy"):
     run.metric(f"pretrain/{k}", manifest.get(k))
 run.metric("pretrain/parameters", model.num_parameters())
 run.metric("pretrain/git_sha", manifest.get("git_sha"))
-log(f"checkpoint {pretrain_profile}: {model.num_parameters():,} parameters, {manifest['tokens_seen']:,} tokens seen in "
-    f"{manifest['wall_s']:.0f} s ({manifest.get('device')}), corpus {manifest['corpus_fingerprint']}")
+log(f"checkpoint {official_checkpoint or pretrain_profile}: {model.num_parameters():,} parameters, "
+    f"{manifest['tokens_seen']} tokens seen in {manifest['wall_s']} s ({manifest.get('device')}), "
+    f"corpus {manifest['corpus_fingerprint']}")
 random_models = {s: ex.random_init(cfg, 1000 + s) for s in seeds}
 
 
@@ -283,13 +294,14 @@ def features(kind, s, label, split):
 
 
 jobs, keys = [], []
+label_seeds = {"consensus": seeds, "vienna": seeds[:vienna_seeds]}
 for label in ("consensus", "vienna"):
-    for s in seeds:
+    for s in label_seeds[label]:
         for kind in kinds:
             keys.append((label, kind, s))
             jobs.append((features(kind, s, label, "train"), labels[label]["train"], features(kind, s, label, "val"),
                          labels[label]["val"], features(kind, s, label, "test"), labels[label]["test"], ss_steps, s,
-                         head_reduction, head_channels, head_blocks))
+                         head_reduction, head_channels, head_blocks, ss_batch, ss_lr))
 t_ss = time.perf_counter()
 ss = dict(zip(keys, run_in_workers(ex.structure_probe_job, jobs, workers=workers, threads_per_worker=1)))
 run.metric("c2/structure/probe_wall_s", time.perf_counter() - t_ss)
@@ -297,20 +309,20 @@ for (label, kind, s), r in ss.items():
     for k, v in r.items():
         run.metric(f"c2/structure/{label}/{kind}/seed={s}/{k}", v)
 for label in ("consensus", "vienna"):
-    log(f"structure ({label} labels, {len(seeds)} seeds, {ss_steps} steps): " + ", ".join(
-        f"{kind} F1 {np.mean([ss[(label, kind, s)]['f1'] for s in seeds]):.3f}" for kind in kinds))
+    log(f"structure ({label} labels, {len(label_seeds[label])} seeds, {ss_steps} steps): " + ", ".join(
+        f"{kind} F1 {np.mean([ss[(label, kind, s)]['f1'] for s in label_seeds[label]]):.3f}" for kind in kinds))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 rows = []
 for ax, label in zip(axes, ("consensus", "vienna")):
-    f1 = [[ss[(label, k, s)]["f1"] for s in seeds] for k in kinds]
+    f1 = [[ss[(label, k, s)]["f1"] for s in label_seeds[label]] for k in kinds]
     ax.bar(kinds, [np.mean(v) for v in f1], yerr=[np.std(v) for v in f1], color=["tab:red"] + ["tab:gray"] * 3)
     if label == "consensus":
         ax.axhline(vienna_ref["f1"], color="k", ls=":", lw=1, label="ViennaRNA MFE (reference)")
         ax.legend(fontsize=7)
-    ax.set_title(f"{label} labels, held-out families: base-pair F1", fontsize=9)
-    rows += [dict(labels=label, features=k, seed=s, **ss[(label, k, s)]) for k in kinds for s in seeds]
+    ax.set_title(f"{label} labels, held-out families: base-pair F1 ({len(label_seeds[label])} seeds)", fontsize=9)
+    rows += [dict(labels=label, features=k, seed=s, **ss[(label, k, s)]) for k in kinds for s in label_seeds[label]]
 run.figure(fig, "secondary_structure_f1", rows)
 plt.show()
 
@@ -387,7 +399,8 @@ run.measure("c1_indist_acc_minus_best_kmer", [mlm[("in_distribution", "rna-fm", 
 run.measure("c2_ss_f1_minus_best_control", [ss[("consensus", "rna-fm", s)]["f1"]
                                             - max(ss[("consensus", k, s)]["f1"] for k in ctrl) for s in seeds])
 run.measure("c2_ss_vienna_f1_minus_best_control", [ss[("vienna", "rna-fm", s)]["f1"]
-                                                   - max(ss[("vienna", k, s)]["f1"] for k in ctrl) for s in seeds])
+                                                   - max(ss[("vienna", k, s)]["f1"] for k in ctrl)
+                                                   for s in label_seeds["vienna"]])
 run.measure("c2_type_acc_minus_best_control", [type_acc[("rna-fm", s)] - max(type_acc[(k, s)] for k in ctrl)
                                                for s in seeds])
 run.measure("c3_silhouette_minus_random_init", [sil[("rna-fm", s)] - sil[("random-init", s)] for s in seeds])

@@ -84,11 +84,12 @@ def pooled_features(kind: str, seqs: list[str], model: RNAFM | None = None) -> n
 
 
 def structure_probe_job(train_x, train_pairs, val_x, val_pairs, test_x, test_pairs, steps: int, seed: int,
-                        reduction: int, channels: int, blocks: int) -> dict:
+                        reduction: int, channels: int, blocks: int, batch_size: int = 2, lr: float = 5e-3) -> dict:
     """One pairwise-head run (train, pick the threshold on validation, score the test set); a
     top-level function so that ``paperlib.training.run_in_workers`` can run several at once."""
-    head, thr = probes.train_pairwise_head(train_x, train_pairs, val_x, val_pairs, steps=steps, seed=seed,
-                                           reduction=reduction, channels=channels, blocks=blocks)
+    head, thr = probes.train_pairwise_head(train_x, train_pairs, val_x, val_pairs, steps=steps, seed=seed, lr=lr,
+                                           reduction=reduction, channels=channels, blocks=blocks,
+                                           batch_size=batch_size)
     probs = probes.predict_pair_probs(head, test_x)
     return {**probes.mean_pair_metrics([probes.pairs_from_probs(p, thr) for p in probs], test_pairs),
             "threshold": thr}

@@ -172,7 +172,7 @@ def _init_bert_params(m):
 OFFICIAL_URL = "https://proj.cse.cuhk.edu.hk/rnafm/api/download?filename=RNA-FM_pretrained.pth"
 
 
-def load_official(source: str = OFFICIAL_URL) -> RNAFM:
+def load_official(source: str = OFFICIAL_URL, cfg: RNAFMConfig = PAPER_CONFIG) -> RNAFM:
     """The released RNA-FM (12 x 640) from a local ``RNA-FM_pretrained.pth`` or a URL (needs network).
 
     The official file is a fairseq checkpoint ``{"args": ..., "model": state_dict}`` whose keys carry an
@@ -192,7 +192,6 @@ def load_official(source: str = OFFICIAL_URL) -> RNAFM:
                 k = k[len(prefix):]
                 break
         clean[k] = v
-    cfg = PAPER_CONFIG
     model = RNAFM(cfg)
     missing, unexpected = model.load_state_dict(clean, strict=False)
     missing = [k for k in missing if k != "lm_head.weight"]
