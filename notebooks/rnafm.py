@@ -42,11 +42,11 @@ pretrain_if_missing = False  # pretrain the profile now when its checkpoint is m
 official_checkpoint = ""  # path or URL of the released RNA-FM_pretrained.pth: probe it instead (needs the file)
 threads = 1  # torch threads of the notebook's own process (embeddings, attention maps)
 workers = 2  # processes training the structure heads, one torch thread each
-crop = 400  # nucleotides embedded per sequence (longer ones are cut)
+crop = 256  # nucleotides embedded per sequence (longer ones are cut; pretraining crops at 256 too)
 # C1: masked-token accuracy
-mlm_eval_per_family = 50  # sequences per family, held-out families and the validation split each
+mlm_eval_per_family = 30  # sequences per family, held-out families and the validation split each
 # embedding map and family / type probes
-map_per_family = 40  # sequences per family in the embedding map (held-out sequences only)
+map_per_family = 30  # sequences per family in the embedding map (held-out sequences only)
 type_shots = 5  # RNAcentral types: training examples per type (few-shot), the rest are the test set
 tsne = True  # draw the t-SNE maps
 # secondary structure (pairwise head on frozen features)

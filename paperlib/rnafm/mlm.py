@@ -151,8 +151,8 @@ class KmerContextTable:
 
 @dataclass
 class PretrainConfig:
-    """One pretraining run: the model, the optimiser (paper: Adam, lr 1e-4 with warm-up and inverse
-    square-root decay, 1024 tokens per sequence, batch of 4,096 sequences on 8 A100s), the budget."""
+    """One pretraining run: the model, the optimiser (AdamW, linear warm-up then fairseq's inverse
+    square-root decay), and the budget (tokens or wall time, whichever ends first)."""
 
     model: dict  # RNAFMConfig fields
     tokens: int = 20_000_000  # training tokens (sequence tokens, not counting padding)
