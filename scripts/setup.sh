@@ -2,6 +2,7 @@
 # Set up paperlib on a fresh machine with Python 3.11 (no conda needed); safe to run again.
 #   - a virtual environment in .venv with paperlib installed editable (+ pytest, jupyterlab)
 #   - Fashion-MNIST from Debian's dataset-fashion-mnist package when apt-get is available
+#   - Infernal (Debian infernal: Rfam seed alignments, cmemit) for the rnafm paper, likewise
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -17,5 +18,11 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; 
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
   { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
     || echo "setup: could not install dataset-fashion-mnist; see paperlib/data/fashion_mnist.py for other ways" >&2
+fi
+# Infernal (Rfam seed alignments, covariance models, cmemit) for the RNA-FM reproduction's corpus
+if ! command -v cmemit >/dev/null && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq infernal >/dev/null; } \
+    || echo "setup: could not install infernal (needed by the rnafm paper): apt-get install infernal, or conda install -c bioconda infernal" >&2
 fi
 echo "setup: done (.venv ready)" >&2

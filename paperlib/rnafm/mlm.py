@@ -1,0 +1,255 @@
+"""Masked language modelling as RNA-FM pretrains (BERT / fairseq ``MaskTokensDataset``), and the
+k-mer context tables it is compared with.
+
+Masking (paper, Methods "Pre-training"; fairseq ``mask_tokens``): 15% of the sequence tokens (never
+``<cls>``/``<eos>``/``<pad>``) are selected; of those 80% become ``<mask>``, 10% a random nucleotide,
+10% stay; the loss is the cross-entropy of the original token at the selected positions only.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import BASES, CLS, EOS, MASK, PAD, RNAFM, RNAFMConfig, TOK, encode
+
+
+def mask_tokens(tokens: torch.Tensor, gen: torch.Generator, mask_prob: float = 0.15,
+                leave_unmasked_prob: float = 0.1, random_token_prob: float = 0.1):
+    """(inputs, targets): ``targets`` holds the original token at selected positions, -100 elsewhere.
+
+    Each sequence gets round(mask_prob * length) selected positions (at least one), as fairseq does
+    (``num_mask = int(mask_prob * sz + rand)``, i.e. 15% in expectation, rounded at random)."""
+    inputs, targets = tokens.clone(), torch.full_like(tokens, -100)
+    maskable = (tokens != PAD) & (tokens != CLS) & (tokens != EOS)
+    for b in range(tokens.shape[0]):
+        pos = maskable[b].nonzero().squeeze(1)
+        if len(pos) == 0:
+            continue
+        n = max(1, int(mask_prob * len(pos) + torch.rand((), generator=gen).item()))
+        chosen = pos[torch.randperm(len(pos), generator=gen)[:n]]
+        targets[b, chosen] = tokens[b, chosen]
+        u = torch.rand(n, generator=gen)
+        to_mask = chosen[u < 1 - leave_unmasked_prob - random_token_prob]
+        to_rand = chosen[(u >= 1 - leave_unmasked_prob - random_token_prob) & (u < 1 - leave_unmasked_prob)]
+        inputs[b, to_mask] = MASK
+        inputs[b, to_rand] = torch.tensor(BASES)[torch.randint(4, (len(to_rand),), generator=gen)]
+    return inputs, targets
+
+
+def mlm_loss(model: RNAFM, inputs, targets):
+    logits = model(inputs)["logits"]
+    return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=-100)
+
+
+@torch.no_grad()
+def masked_accuracy(model: RNAFM, seqs: list[str], seed: int, batch_size: int = 32, max_len: int = 1022) -> float:
+    """Accuracy of the argmax over A/C/G/U at 15% masked positions (all replaced by ``<mask>``)."""
+    gen = torch.Generator().manual_seed(seed)
+    hit = tot = 0
+    model.eval()
+    dev = next(model.parameters()).device
+    for i in range(0, len(seqs), batch_size):
+        toks = encode(seqs[i:i + batch_size], max_len)
+        inputs, targets = mask_tokens(toks, gen, leave_unmasked_prob=0.0, random_token_prob=0.0)
+        logits = model(inputs.to(dev))["logits"][..., BASES].cpu()
+        sel = targets != -100
+        truth = targets[sel]
+        known = torch.isin(truth, torch.tensor(BASES))
+        pred = torch.tensor(BASES)[logits[sel].argmax(-1)]
+        hit += int((pred == truth)[known].sum())
+        tot += int(known.sum())
+    return hit / max(tot, 1)
+
+
+def masked_positions(seqs: list[str], seed: int, max_len: int = 1022) -> list[list[int]]:
+    """The 0-based sequence positions :func:`masked_accuracy` masks for ``seed`` (same draws), so
+    the k-mer tables are scored on exactly those positions."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(seqs), 32):
+        toks = encode(seqs[i:i + 32], max_len)
+        _, targets = mask_tokens(toks, gen, leave_unmasked_prob=0.0, random_token_prob=0.0)
+        for b in range(len(toks)):
+            out.append((targets[b] != -100).nonzero().squeeze(1).sub(1).tolist())
+    return out
+
+
+class KmerContextTable:
+    """Predicts a nucleotide from its (k-1)//2 neighbours on each side by counts over the pretraining
+    data, backing off to shorter contexts and to the base frequencies when a context was never seen.
+    It sees the *true* neighbours (the MLM sees other masks among them): a generous baseline."""
+
+    def __init__(self, k: int):
+        if k % 2 == 0 or k < 1:
+            raise ValueError("k must be odd (a centre and equal context on each side)")
+        self.k, self.h = k, k // 2
+        self.counts: dict[int, np.ndarray] = {}  # half-width -> (5 ** (2h), 4) counts
+
+    @staticmethod
+    def _codes(s: str) -> np.ndarray:
+        lut = np.full(256, 4, np.int64)
+        for n, b in enumerate(b"ACGU"):
+            lut[b] = n
+        return lut[np.frombuffer(s.encode(), np.uint8)]
+
+    def _contexts(self, a: np.ndarray, h: int, pos: np.ndarray):
+        """Context ids of positions ``pos`` (all inside [h, len - h)), and whether all are bases."""
+        code = np.zeros(len(pos), np.int64)
+        ok = np.ones(len(pos), bool)
+        for o in [*range(-h, 0), *range(1, h + 1)]:
+            v = a[pos + o]
+            ok &= v < 4
+            code = code * 4 + np.minimum(v, 3)
+        return code, ok
+
+    def fit(self, seqs: list[str]) -> "KmerContextTable":
+        a = self._codes(("N" * self.h).join([""] + list(seqs) + [""]))
+        for h in range(self.h, -1, -1):
+            pos = np.arange(h, len(a) - h)
+            code, ok = self._contexts(a, h, pos)
+            ok &= a[pos] < 4
+            c = np.zeros((4 ** (2 * h), 4), np.int64)
+            np.add.at(c, (code[ok], a[pos][ok]), 1)
+            self.counts[h] = c
+        return self
+
+    def predict_positions(self, s: str, positions, k: int | None = None) -> np.ndarray:
+        """Predicted base codes (0..3 for A, C, G, U); ``k`` < the fitted k uses the shorter contexts
+        only (a k-mer table is the fitted table cut to half-width (k-1)//2)."""
+        a = self._codes(s)
+        pos = np.asarray(positions, np.int64)
+        pred = np.full(len(pos), -1, np.int64)
+        for h in range(min(self.h, (k or self.k) // 2), -1, -1):
+            todo = np.flatnonzero((pred < 0) & (pos - h >= 0) & (pos + h < len(a)))
+            if len(todo) == 0:
+                continue
+            code, ok = self._contexts(a, h, pos[todo])
+            c = self.counts[h][code]
+            seen = ok & (c.sum(1) > 0)
+            pred[todo[seen]] = c[seen].argmax(1)
+        return pred
+
+    def accuracy(self, seqs: list[str], positions: list[list[int]], k: int | None = None) -> float:
+        hit = tot = 0
+        for s, ps in zip(seqs, positions):
+            ps = [i for i in ps if i < len(s) and s[i] in "ACGU"]
+            if not ps:
+                continue
+            truth = self._codes(s)[ps]
+            hit += int((self.predict_positions(s, ps, k) == truth).sum())
+            tot += len(ps)
+        return hit / max(tot, 1)
+
+
+# ---------------------------------------------------------------- pretraining
+
+
+@dataclass
+class PretrainConfig:
+    """One pretraining run: the model, the optimiser (AdamW, linear warm-up then fairseq's inverse
+    square-root decay), and the budget (tokens or wall time, whichever ends first)."""
+
+    model: dict  # RNAFMConfig fields
+    tokens: int = 20_000_000  # training tokens (sequence tokens, not counting padding)
+    max_seconds: float = 3600.0  # stop earlier when this wall time is spent
+    batch_tokens: int = 8192  # tokens a step (padding included), sequences packed by length
+    crop: int = 256  # longer sequences are cropped at random to this many nucleotides
+    lr: float = 1e-3  # peak; a small model takes a larger step than the paper's 1e-4
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    seed: int = 0
+    threads: int = 2
+    checkpoint_every_s: float = 300.0
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def length_batches(lengths: list[int], batch_tokens: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of indices of similar length with at most ``batch_tokens`` padded tokens, shuffled."""
+    order = np.argsort(np.array(lengths) + rng.random(len(lengths)))
+    batches, cur, longest = [], [], 0
+    for i in order:
+        longest2 = max(longest, lengths[i])
+        if cur and longest2 * (len(cur) + 1) > batch_tokens:
+            batches.append(np.array(cur))
+            cur, longest2 = [], lengths[i]
+        cur.append(i)
+        longest = longest2
+    if cur:
+        batches.append(np.array(cur))
+    rng.shuffle(batches)
+    return batches
+
+
+def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = None, log=print,
+             on_checkpoint=None) -> tuple[RNAFM, dict]:
+    """Train an RNA-FM of ``cfg.model`` by MLM on ``seqs`` until ``cfg.tokens`` or ``cfg.max_seconds``.
+
+    ``on_checkpoint(model, info)`` is called every ``checkpoint_every_s`` seconds and at the end."""
+    torch.set_num_threads(cfg.threads)
+    dev = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if cfg.device == "auto" else cfg.device))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = RNAFM(RNAFMConfig(**cfg.model)).to(dev)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    # inverse square-root schedule after linear warm-up (fairseq's inverse_sqrt, as RNA-FM)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / cfg.warmup_steps, math.sqrt(cfg.warmup_steps / (s + 1))))
+    lengths = [min(len(s), cfg.crop) + 2 for s in seqs]
+    seen = steps = 0
+    t0 = last_ckpt = time.perf_counter()
+    history = []
+    info: dict = {}
+    model.train()
+    done = False
+    epoch = 0
+    while not done:
+        for idx in length_batches(lengths, cfg.batch_tokens, rng):
+            batch = []
+            for i in idx:
+                s = seqs[i]
+                if len(s) > cfg.crop:
+                    start = int(rng.integers(0, len(s) - cfg.crop + 1))
+                    s = s[start:start + cfg.crop]
+                batch.append(s)
+            toks = encode(batch)
+            inputs, targets = mask_tokens(toks, gen)
+            loss = mlm_loss(model, inputs.to(dev), targets.to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            steps += 1
+            seen += sum(len(s) for s in batch)
+            elapsed = time.perf_counter() - t0
+            if steps % 50 == 0:
+                history.append({"step": steps, "tokens": seen, "loss": float(loss.detach()), "wall_s": elapsed})
+                log(f"step {steps} tokens {seen:,} loss {float(loss.detach()):.4f} {seen / elapsed:,.0f} tok/s")
+            done = seen >= cfg.tokens or elapsed >= cfg.max_seconds
+            if on_checkpoint and (done or time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s):
+                info = {"steps": steps, "tokens_seen": seen, "epochs_started": epoch + 1, "wall_s": elapsed,
+                        "tokens_per_s": seen / elapsed, "history": history}
+                if val_seqs:
+                    info["val_masked_accuracy"] = masked_accuracy(model, val_seqs, seed=0)
+                    model.train()
+                on_checkpoint(model, info)
+                last_ckpt = time.perf_counter()
+            if done:
+                break
+        epoch += 1
+    info.update({"steps": steps, "tokens_seen": seen, "epochs_started": epoch, "wall_s": time.perf_counter() - t0,
+                 "tokens_per_s": seen / (time.perf_counter() - t0), "history": history})
+    return model.eval(), info
