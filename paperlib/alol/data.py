@@ -88,18 +88,23 @@ class OfflineData:
         return out
 
 
+def mix_probabilities(mix: str | dict, mixes: dict, valid: tuple, what: str):
+    """(source names, normalised probabilities) of ``mix``: a name in ``mixes`` or a {source: weight} dict."""
+    weights = mixes[mix] if isinstance(mix, str) else mix
+    bad = sorted(set(weights) - set(valid))
+    if bad:
+        raise ValueError(f"unknown {what}(s) {bad}; valid: {valid}")
+    names = list(weights)
+    probs = np.array([weights[k] for k in names], float)
+    return names, probs / probs.sum()
+
+
 def make_offline_data(n_prompts: int, seed: int, mix: str | dict = "main", responses_per_prompt: int = 2,
                       min_terms: int = 3, max_terms: int = 6, width: int = 3) -> OfflineData:
     """``n_prompts`` chain sums with ``responses_per_prompt`` responses each, every response's source
     drawn independently from ``mix``."""
-    weights = MIXES[mix] if isinstance(mix, str) else mix
-    bad = sorted(set(weights) - set(SOURCES))
-    if bad:
-        raise ValueError(f"unknown response source(s) {bad}; valid: {SOURCES}")
+    names, probs = mix_probabilities(mix, MIXES, SOURCES, "response source")
     rng = np.random.default_rng(seed)
-    names = list(weights)
-    probs = np.array([weights[k] for k in names], float)
-    probs /= probs.sum()
     problems, responses, sources = [], [], []
     for _ in range(n_prompts):
         terms = task.make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), 2, 0.0, width, min_digits=2).terms

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import OfflineData
+from .data import OfflineData, mix_probabilities
+from .tasks import Task
 
 PRODUCTS = {
     "phone": ["battery", "screen", "charger", "case"],
@@ -183,7 +184,7 @@ def review_reward(product: str, response: str) -> float:
     return float(sum(reward_terms(product, response).values()))
 
 
-class ReviewTask:
+class ReviewTask(Task):
     name = "review"
     vocab_size = len(VOCAB)
     PAD, BOS, EOS = PAD, BOS, EOS
@@ -191,23 +192,8 @@ class ReviewTask:
     block_size = 64
     max_value = 4.0
 
-    def __init__(self, max_new_tokens: int | None = None):
-        if max_new_tokens is not None:
-            self.max_new_tokens = max_new_tokens
-
-    def encode_batch(self, prompts, responses=None):
-        import torch
-
-        heads = [[BOS] + encode(p) for p in prompts]
-        P = max(map(len, heads))
-        tails = [encode(r) + [EOS] for r in responses] if responses is not None else [[] for _ in prompts]
-        L = max(map(len, tails))
-        tokens = torch.full((len(heads), P + L), PAD, dtype=torch.long)
-        for i, (h, t) in enumerate(zip(heads, tails)):
-            tokens[i, P - len(h):P] = torch.tensor(h)
-            if t:
-                tokens[i, P:P + len(t)] = torch.tensor(t)
-        return tokens, tokens != PAD, P
+    def encode(self, text: str) -> list[int]:
+        return encode(text)
 
     def decode(self, ids) -> str:
         return decode(ids)
@@ -219,14 +205,8 @@ class ReviewTask:
 def make_review_data(n_prompts: int, seed: int, mix: str | dict = "main", responses_per_prompt: int = 2) -> OfflineData:
     """``n_prompts`` review prompts (products drawn uniformly) with ``responses_per_prompt`` responses
     each, every response's writer drawn independently from ``mix``."""
-    weights = MIXES[mix] if isinstance(mix, str) else mix
-    bad = sorted(set(weights) - set(WRITERS))
-    if bad:
-        raise ValueError(f"unknown writer(s) {bad}; valid: {WRITERS}")
+    names, probs = mix_probabilities(mix, MIXES, WRITERS, "writer")
     rng = np.random.default_rng(seed)
-    names = list(weights)
-    probs = np.array([weights[k] for k in names], float)
-    probs /= probs.sum()
     products = list(PRODUCTS)
     problems, responses, sources = [], [], []
     for _ in range(n_prompts):

@@ -12,10 +12,29 @@ A *problem* is any object with a ``prompt`` string (plus whatever its reward nee
 from __future__ import annotations
 
 from ..data import arithmetic as _arith
+from ..nn.gpt import pack_prompts
 from .data import partial_credit
 
 
-class ArithmeticTask:
+class Task:
+    """What every task shares: ``encode_batch`` in the GPT's layout from the task's ``encode`` (text ->
+    ids), and an optional shorter generation budget."""
+    PAD, BOS, EOS = 0, 1, 2
+    max_new_tokens = 100
+
+    def __init__(self, max_new_tokens: int | None = None):
+        if max_new_tokens is not None:
+            self.max_new_tokens = max_new_tokens
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def encode_batch(self, prompts, responses=None):
+        tails = [self.encode(r) + [self.EOS] for r in responses] if responses is not None else None
+        return pack_prompts([[self.BOS] + self.encode(p) for p in prompts], tails, self.PAD)
+
+
+class ArithmeticTask(Task):
     """Task 1: chain sums with worked steps, partial-credit reward (``paperlib.data.arithmetic``)."""
     name = "arithmetic"
     vocab_size = _arith.VOCAB_SIZE
@@ -24,12 +43,8 @@ class ArithmeticTask:
     block_size = 112
     max_value = 1.0
 
-    def __init__(self, max_new_tokens: int | None = None):
-        if max_new_tokens is not None:
-            self.max_new_tokens = max_new_tokens
-
-    def encode_batch(self, prompts, responses=None):
-        return _arith.encode_batch(prompts, responses)
+    def encode(self, text: str) -> list[int]:
+        return _arith.encode(text)
 
     def decode(self, ids) -> str:
         return _arith.decode(ids)

@@ -194,17 +194,9 @@ def first_wrong_step(prompt_terms: list[int], response: str) -> int | None:
 
 def encode_batch(prompts: list[str], responses: list[str] | None = None, device="cpu"):
     """Token ids for a batch: ``<bos> prompt`` left-padded to a common width P, then (when given)
-    ``response <eos>`` right-padded. Returns (tokens, real-token mask, P)."""
-    import torch
+    ``response <eos>`` right-padded (``paperlib.nn.gpt.pack_prompts``). Returns (tokens, real-token
+    mask, P)."""
+    from ..nn.gpt import pack_prompts
 
-    heads = [[BOS] + encode(p) for p in prompts]
-    P = max(map(len, heads))
-    tails = [encode(r) + [EOS] for r in responses] if responses is not None else [[] for _ in prompts]
-    L = max(map(len, tails))
-    tokens = torch.full((len(heads), P + L), PAD, dtype=torch.long)
-    for i, (h, t) in enumerate(zip(heads, tails)):
-        tokens[i, P - len(h):P] = torch.tensor(h)
-        if t:
-            tokens[i, P:P + len(t)] = torch.tensor(t)
-    tokens = tokens.to(device)
-    return tokens, tokens != PAD, P
+    tails = [encode(r) + [EOS] for r in responses] if responses is not None else None
+    return pack_prompts([[BOS] + encode(p) for p in prompts], tails, PAD, device)

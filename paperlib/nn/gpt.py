@@ -132,6 +132,22 @@ class GPT(nn.Module):
         return (logits, new_cache) if cache is not None else logits
 
 
+def pack_prompts(heads: list[list[int]], tails: list[list[int]] | None = None, pad_id: int = 0, device="cpu"):
+    """The batch layout this GPT's generation and log-prob functions expect: each ``head`` (prompt ids,
+    ``<bos>`` included) left-padded to a common width P, then each ``tail`` (response ids, ``<eos>``
+    included; none when ``tails`` is None) right-padded. Returns (tokens, real-token mask, P)."""
+    P = max(map(len, heads))
+    tails = tails if tails is not None else [[] for _ in heads]
+    L = max(map(len, tails))
+    tokens = torch.full((len(heads), P + L), pad_id, dtype=torch.long)
+    for i, (h, t) in enumerate(zip(heads, tails)):
+        tokens[i, P - len(h):P] = torch.tensor(h)
+        if t:
+            tokens[i, P:P + len(t)] = torch.tensor(t)
+    tokens = tokens.to(device)
+    return tokens, tokens != pad_id, P
+
+
 def response_log_probs(model: GPT, tokens, pad_mask, prompt_len: int):
     """log pi(y_t | x, y_<t) for every response token: (B, T - prompt_len).
 
