@@ -198,12 +198,9 @@ def pretrain_mlm(model: BertMLM, rows: list[list[int]], *, mask_id: int, n_speci
 
 def save_bert(path, model: BertMLM, info: dict) -> None:
     """Weights, config and provenance, written atomically."""
-    from pathlib import Path
+    from .checkpoint import save_atomic
 
-    path = Path(path)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "config": model.cfg.to_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    save_atomic({"model": model.state_dict(), "config": model.cfg.to_dict(), "info": info}, path)
 
 
 def load_bert(path) -> tuple[BertMLM, dict]:

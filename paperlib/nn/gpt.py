@@ -203,12 +203,9 @@ def generate(model: GPT, prompts, prompt_mask, max_new_tokens: int, eos_id: int,
 
 def save_checkpoint(path, model: GPT, info: dict) -> None:
     """Weights and their provenance, written atomically (a crash never leaves a half file)."""
-    from pathlib import Path
+    from .checkpoint import save_atomic
 
-    path = Path(path)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    save_atomic({"model": model.state_dict(), "info": info}, path)
 
 
 def load_checkpoint(path, cfg: GPTConfig) -> tuple[GPT, dict]:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from ..nn.gpt import GPT, generate, response_log_probs
-from ..rl import masked_mean, ppo_clip_loss, rloo_returns
+from ..rl import ppo_clip_loss, rloo_returns
 from ..data import arithmetic as task
 from .prm import accuracy_filter, batch_norm_scores, implicit_process_reward, pairwise_accuracy, prm_loss
 from .sft import encode_prompts

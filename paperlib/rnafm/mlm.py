@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .model import BASES, CLS, EOS, MASK, PAD, RNAFM, RNAFMConfig, TOK, encode
+from .model import BASES, CLS, EOS, MASK, PAD, RNAFM, RNAFMConfig, encode
 
 
 def mask_tokens(tokens: torch.Tensor, gen: torch.Generator, mask_prob: float = 0.15,

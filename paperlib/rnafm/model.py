@@ -15,7 +15,6 @@ and the IUPAC codes and ``-``, ``<null_1..4>`` padding the size to a multiple of
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from paperlib.data.rna import clean_rna
+from paperlib.nn.checkpoint import save_atomic
 
 STANDARD = list("ACGURYKMSWBDHVN-")  # official fm/constants.py order: bases, IUPAC codes, gap
 TOKENS = ["<cls>", "<pad>", "<eos>", "<unk>"] + STANDARD
@@ -204,13 +204,9 @@ def load_official(source: str = OFFICIAL_URL, cfg: RNAFMConfig = PAPER_CONFIG) -
 
 def save_checkpoint(path, model: RNAFM, manifest: dict, half: bool = True) -> None:
     """Weights (fp16 by default, to keep a committed file small) and their manifest, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()
              if k != "lm_head.weight"}
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": state, "config": model.cfg.to_dict(), "manifest": manifest}, tmp)
-    tmp.replace(path)
+    save_atomic({"model": state, "config": model.cfg.to_dict(), "manifest": manifest}, path)
 
 
 def load_checkpoint(path, cfg: RNAFMConfig | None = None) -> tuple[RNAFM, dict]:

@@ -41,7 +41,6 @@ def embed(model: RNAFM, seqs: list[str], attentions: bool = False, max_tokens: i
     atts: list = [None] * len(seqs)
     i = 0
     while i < len(order):
-        L = min(len(seqs[order[i]]), max_len) + 2
         j = i
         while j < len(order) and (j - i + 1) * (min(len(seqs[order[j]]), max_len) + 2) <= max_tokens:
             j += 1
@@ -56,7 +55,6 @@ def embed(model: RNAFM, seqs: list[str], attentions: bool = False, max_tokens: i
                 a = out["attentions"][b, :, :, 1:n + 1, 1:n + 1]
                 atts[k] = a.reshape(-1, n, n).numpy().astype(np.float32)
         i = j
-        del L
     return (embs, atts) if attentions else embs
 
 
