@@ -31,7 +31,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             desc = paper.profile_descriptions.get(prof, "")
             print(f"  profile {prof:<6} {desc}")
         for claim in paper.claims:
-            print(f"  claim {claim['id']}: {claim['statement']}")
+            where = f" [{claim['where']}]" if claim.get("where") else ""
+            print(f"  claim {claim['id']}{where}: {' '.join(str(claim['statement']).split())}")
         if args.params:
             print("  parameters:")
             for p in paper.parameters.values():
@@ -52,8 +53,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .repro.report import write_report
+    from .repro.report import reevaluate, result_paths, write_report
 
+    if args.reevaluate is not None:
+        slugs = args.reevaluate or list(papers())
+        for slug in slugs:
+            get_paper(slug)  # an unknown paper is an error, not an empty loop
+            for path in result_paths(slug):
+                res = reevaluate(path)
+                moved = ", ".join(f"{c['id']}: {res['previous_verdicts'].get(c['id'], 'new')} -> {c['verdict']}"
+                                  for c in res["claims"])
+                print(f"{path.relative_to(path.parents[4])}: {moved}")
     print(f"wrote {write_report()}")
     return 0
 
@@ -74,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream the notebook's progress")
     p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("report", help="rebuild reproductions/README.md from committed results")
+    p.add_argument("--reevaluate", nargs="*", metavar="PAPER",
+                   help="first recompute the committed results' verdicts from their recorded measurements with "
+                        "the current claims.yaml (all papers when none is named)")
     p.set_defaults(func=cmd_report)
     return ap
 

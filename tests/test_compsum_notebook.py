@@ -8,7 +8,7 @@ pytestmark = pytest.mark.slow
 SCHEMA = {"paper": str, "profile": str, "status": str, "manifest": dict, "params": dict, "metrics": dict,
           "claims": list}
 MANIFEST = {"git_sha", "dirty", "started", "wall_s", "python", "packages", "hardware"}
-CLAIM = {"id", "statement", "paper_value", "measured", "ci95", "criterion", "holds"}
+CLAIM = {"id", "statement", "where", "paper_value", "measured", "ci95", "criterion", "verdict", "conditions"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_smoke_writes_results_notebook_and_figures(smoke_run):
     assert results["params"]["seeds"] == [0] and results["params"]["epochs"] == 1
     for claim in results["claims"]:
         assert CLAIM <= set(claim)
-        assert claim["holds"] is None  # one seed: not assessed, never guessed
+        assert claim["verdict"] == "not_assessed"  # one seed: not assessed, never guessed
     for name in ("tau_sweep", "tradeoff", "training_curves"):
         for ext in ("png", "pdf", "csv"):
             assert (out / "compsum" / "figures" / f"{name}.{ext}").stat().st_size > 0

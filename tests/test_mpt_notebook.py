@@ -14,7 +14,7 @@ def test_smoke_profile_runs_and_records_everything(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "ok" and results["params"]["seeds"] == [0]
     assert {c["id"] for c in results["claims"]} == {"C1", "C2", "C3"}
-    assert all(c["holds"] is None for c in results["claims"])  # one seed: not assessed
+    assert all(c["verdict"] == "not_assessed" for c in results["claims"])  # one seed: not assessed
     m = results["metrics"]
     for t in ("scicite", "scierc"):
         for meth in ("ft", "manual", "soft", "mixed", "prompts", "self_training", "mpt"):

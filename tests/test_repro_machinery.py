@@ -69,25 +69,6 @@ def test_mean_ci_matches_the_t_interval():
     assert math.isclose(hi - m, 4.302653 / math.sqrt(3), rel_tol=1e-5)
 
 
-def test_claim_verdicts_follow_the_criterion_and_need_three_seeds():
-    spec = [{"id": "C", "statement": "s", "conditions": [{"measurement": "d", "test": "ci_above", "value": 0}]}]
-    assert claims.evaluate(spec, {"d": [0.10, 0.12, 0.11]})[0]["holds"] is True
-    assert claims.evaluate(spec, {"d": [0.10, -0.12, 0.11]})[0]["holds"] is False
-    assert claims.evaluate(spec, {"d": [0.1, 0.2]})[0]["holds"] is None  # too few seeds
-    assert claims.evaluate(spec, {})[0]["holds"] is None  # not measured
-    both = [{"id": "C", "statement": "s", "conditions": [
-        {"measurement": "a", "test": "ci_contains", "value": 0},
-        {"measurement": "b", "test": "mean_at_least", "value": 0}]}]
-    out = claims.evaluate(both, {"a": [-0.01, 0.01, 0.0], "b": [-0.1, -0.2, -0.1]})[0]
-    assert [c["holds"] for c in out["conditions"]] == [True, False] and out["holds"] is False
-
-
-def test_unknown_claim_test_is_an_error():
-    with pytest.raises(ValueError, match="unknown claim test"):
-        claims.evaluate([{"id": "C", "statement": "s", "conditions": [
-            {"measurement": "a", "test": "bigger", "value": 0}]}], {"a": [1, 2, 3]})
-
-
 def test_atomic_write_leaves_the_old_file_when_serialisation_fails(tmp_path):
     path = tmp_path / "results.json"
     atomic_write_json(path, {"a": 1})

@@ -48,6 +48,7 @@ class Run:
         self.measurements: dict[str, list[float]] = {}
         self.figures: list[str] = []
         self.claims: list[dict] = []
+        self.checks: list[dict] = []
         self.hardware: dict[str, Any] = {}
 
     def metric(self, name: str, value: Any) -> Any:
@@ -75,21 +76,31 @@ class Run:
         return png
 
     def check_claims(self) -> list[dict]:
-        """Evaluate ``reproductions/<paper>/claims.yaml`` on the recorded measurements."""
+        """Evaluate ``reproductions/<paper>/claims.yaml`` (claims and checks) on the recorded measurements.
+
+        A measurement named there but never recorded raises ``MissingMeasurement``: a misspelt name
+        fails the run instead of quietly leaving a claim unassessed.
+        """
         path = repo_root() / "reproductions" / self.paper / "claims.yaml"
-        spec = (yaml.safe_load(path.read_text()) or {}).get("claims", [])
-        self.claims = claims_mod.evaluate(spec, self.measurements)
+        out = claims_mod.evaluate_spec(yaml.safe_load(path.read_text()), self.measurements)
+        self.claims, self.checks = out["claims"], out["checks"]
         return self.claims
 
     def claims_table(self) -> str:
-        return claims_mod.claims_table([{"paper": self.paper, "claims": self.claims}])
+        """The paper's claims, then the project's own checks, as terminal tables."""
+        res = {"paper": self.paper, "claims": self.claims, "checks": self.checks}
+        text = (f"The paper's claims ({claims_mod.summary(self.claims)}):\n" + claims_mod.claims_table([res]))
+        if self.checks:
+            text += (f"\n\nOur own checks ({claims_mod.summary(self.checks)}), not the paper's claims:\n"
+                     + claims_mod.claims_table([res], key="checks"))
+        return text
 
     def save(self) -> Path:
         self.hardware.update(_hardware())
         path = self.dir / RECORD_FILE
         atomic_write_json(path, {"paper": self.paper, "params": _clean(self.params),
                                  "metrics": self.metrics, "measurements": self.measurements,
-                                 "claims": self.claims, "figures": self.figures,
+                                 "claims": self.claims, "checks": self.checks, "figures": self.figures,
                                  "hardware": self.hardware})
         return path
 

@@ -116,6 +116,7 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
                "manifest": manifest(repo_root(), started, time.perf_counter() - t0, record.get("hardware")),
                "params": record.get("params", params), "metrics": record.get("metrics", {}),
                "measurements": record.get("measurements", {}), "claims": record.get("claims", []),
+               "checks": record.get("checks", []),
                "figures": [f"{name}.png" for name in record.get("figures", [])]}
     _install(paper.slug, profile, staging, executed, results, Destination.for_run(paper.slug, profile, out))
     shutil.rmtree(staging, ignore_errors=True)
