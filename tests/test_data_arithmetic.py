@@ -55,3 +55,17 @@ def test_bad_input_is_rejected_clearly():
         task.make_problem(np.random.default_rng(0), 1, 2)
     with pytest.raises(ValueError, match="exceed width"):
         task.make_problem(np.random.default_rng(0), 20, 2, width=3)
+
+
+def test_generated_problems_as_a_hf_dataset():
+    import datasets
+
+    from paperlib.data.arithmetic import as_dataset, sample_problems, verify
+
+    probs = sample_problems(20, seed=3, min_terms=2, max_terms=4, max_digits=3, p_slip=0.5)
+    ds = as_dataset(probs)
+    assert isinstance(ds, datasets.Dataset) and len(ds) == 20
+    for row, p in zip(ds, probs):
+        assert row["prompt"] == p.prompt and row["answer"] == sum(row["terms"])
+        # the stored solution is right exactly when no step slipped
+        assert verify(row["terms"], row["solution"]) == float(row["first_error"] == -1)
