@@ -52,6 +52,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return reproduce(selected, args.profile, overrides, out, stream=not args.quiet)
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .repro.lab import launch, working_copy
+
+    paper = get_paper(args.paper)
+    overrides = dict(_parse_override(p) for p in args.param)
+    path = working_copy(paper, args.profile, overrides, fresh=args.fresh,
+                        folder=Path(args.dir).resolve() if args.dir else None)
+    print(f"paperlib: working copy {path} ({args.profile} profile; the source {paper.notebook.name} is never "
+          "edited from JupyterLab)", file=sys.stderr)
+    if args.no_launch:
+        print(path)
+        return 0
+    return launch(path, args.lab_args)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .repro.report import reevaluate, result_paths, write_report
 
@@ -83,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write everything under DIR/<paper>/ instead of the repository")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream the notebook's progress")
     p.set_defaults(func=cmd_reproduce)
+    p = sub.add_parser("lab", help="open a paper in JupyterLab on a working copy (the source stays untouched)")
+    p.add_argument("paper", metavar="PAPER")
+    p.add_argument("--profile", default="quick", help="whose parameters the copy starts with (default: quick)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("--fresh", action="store_true", help="start a new copy (the old one is kept beside it)")
+    p.add_argument("--no-launch", action="store_true", help="only make the working copy and print its path")
+    p.add_argument("--dir", metavar="DIR", help="where the working copy lives (default: runs/PAPER/lab/)")
+    p.set_defaults(func=cmd_lab, lab_args=[])  # JupyterLab's own arguments go after --
     p = sub.add_parser("report", help="rebuild reproductions/README.md from committed results")
     p.add_argument("--reevaluate", nargs="*", metavar="PAPER",
                    help="first recompute the committed results' verdicts from their recorded measurements with "
@@ -92,7 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if argv[:1] == ["lab"] and "--" in argv:  # paperlib lab PAPER [...] -- --no-browser --port 8890
+        i = argv.index("--")
+        argv, passthrough = argv[:i], argv[i + 1:]
     args = build_parser().parse_args(argv)
+    if passthrough:
+        args.lab_args = passthrough
     try:
         return args.func(args)
     except ReproError as err:
