@@ -20,11 +20,19 @@ def test_smoke_profile_runs_and_records_everything(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "ok" and results["params"]["seeds"] == [0]
     assert {c["id"] for c in results["claims"]} == {"C1", "C2", "C3"}
-    assert all(c["verdict"] == "not_assessed" for c in results["claims"])  # one seed: not assessed
+    assert {c["id"] for c in results["checks"]} == {"synthetic-tucker", "synthetic-gp"}
+    # one seed: every claim and check is not assessed, and says why
+    for c in results["claims"] + results["checks"]:
+        assert c["verdict"] == "not_assessed", c["id"]
+        assert all("needs >= 3" in d["note"] for d in c["conditions"])
+    c2 = next(c for c in results["claims"] if c["id"] == "C2")
+    assert len(c2["conditions"]) == 64  # 2 datasets x 4 ranks x 2 FunBaT models x 2 baselines x RMSE and MAE
     m = results["measurements"]
-    for name in ("syn_margin_cp", "syn_corr_cp", "ozone_margin_rmse_tucker", "scaling_slope"):
-        assert len(m[name]) == 1
+    for name in ("syn_rmse_funbat_cp", "syn_rmse_best_binned", "syn_corr_cp", "colorado_R7_funbat_tucker_rmse",
+                 "ozone_R2_binned_cp_mae", "ozone_gp_rmse", "scaling_slope"):
+        assert len(m[name]) == 1, name
     assert 0.0 <= m["syn_corr_cp"][0] <= 1.0
+    assert m["syn_rmse_best_binned"][0] > 0 and m["ozone_R2_funbat_cp_rmse"][0] > 0
     for name in ("synthetic_rmse", "learned_functions", "real_data", "scaling"):
         for ext in ("png", "pdf", "csv"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 0
