@@ -71,9 +71,6 @@ eval_every = 50  # steps between dev evaluations (model selection)
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

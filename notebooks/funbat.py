@@ -60,9 +60,6 @@ scaling_epochs = 4  # epochs timed per size (the median is kept)
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

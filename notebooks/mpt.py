@@ -68,9 +68,6 @@ confusion_task = "scicite"  # the task whose per-class confusion is plotted
 import time
 from dataclasses import asdict
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

@@ -82,9 +82,6 @@ credit_problems = 300  # held-out wrong worked solutions for C3
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

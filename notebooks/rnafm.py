@@ -69,9 +69,6 @@ att_test = 120  # test sequences (held-out families)
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
