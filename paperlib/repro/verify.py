@@ -185,6 +185,12 @@ def golden_from_results(results: Mapping[str, Any], tolerance: Mapping[str, Any]
 
 # ---------------------------------------------------------------- the verify command
 
+def _full_params(paper: Paper, profile: str) -> dict[str, Any]:
+    """Every notebook parameter's value in ``profile`` (the notebook's default where the profile sets none),
+    as a run records them."""
+    return {**{name: p.default for name, p in paper.parameters.items()}, **paper.resolve(profile)}
+
+
 def _param_differences(now: Mapping[str, Any], then: Mapping[str, Any]) -> list[str]:
     return [f"{k}: {then[k]!r} there, {now[k]!r} now" for k in sorted(set(now) & set(then)) if now[k] != then[k]]
 
@@ -203,7 +209,7 @@ def _rerun(paper: Paper, profile: str, stream: bool) -> tuple[dict, Path]:
 def verify_smoke(paper: Paper, update: bool, stream: bool) -> bool:
     golden = None if update and not golden_path(paper.slug).is_file() else load_golden(paper.slug)
     if golden is not None and not update:
-        diff = _param_differences(paper.resolve("smoke"), golden.get("params", {}))
+        diff = _param_differences(_full_params(paper, "smoke"), golden.get("params", {}))
         if diff:
             print(f"  note: the smoke parameters changed since the golden file was made ({'; '.join(diff)})")
     results, out = _rerun(paper, "smoke", stream)
@@ -238,7 +244,7 @@ def verify_quick(paper: Paper, stream: bool, rtol: float | None, atol: float | N
     print(f"  committed results: git {str(m.get('git_sha'))[:10]}{' (DIRTY)' if m.get('dirty') else ''}, "
           f"{m.get('wall_s', 0):.0f} s, torch {(m.get('packages') or {}).get('torch')}, "
           f"{(m.get('hardware') or {}).get('cpu_count')} CPUs")
-    diff = _param_differences(paper.resolve("quick"), committed.get("params", {}))
+    diff = _param_differences(_full_params(paper, "quick"), committed.get("params", {}))
     if diff:
         print(f"  the quick profile's parameters differ from those of the committed run ({'; '.join(diff)}): "
               f"a rerun cannot give the committed numbers; regenerate them with "
