@@ -107,7 +107,8 @@ class Comparison:
             diff = "" if w.ok else "; one of them is NaN"
         else:
             d = math.fabs(w.worst_got - w.worst_want)
-            diff = f" (|diff| {d:.3g}, rel {d / math.fabs(w.worst_want) if w.worst_want else math.inf:.3g})"
+            rel = d / math.fabs(w.worst_want) if w.worst_want else (0.0 if d == 0 else math.inf)
+            diff = f" (|diff| {d:.3g}, rel {rel:.3g})"
         return (f"largest difference (relative to the tolerance abs {self.atol:g} + rel {self.rtol:g}): "
                 f"{w.name}[{w.worst}] = {w.worst_got!r}, reference {w.worst_want!r}{diff}")
 
