@@ -90,6 +90,9 @@ def test_compare_applies_the_stated_tolerance_and_names_the_largest_difference()
     missing = compare({"acc": [0.5, 0.25]}, ref)
     assert not missing.ok and "not recorded by this run" in missing.table()
     assert not compare({"acc": [0.5], "loss": [1.0, float("nan")]}, ref).ok  # another number of seeds
+    timed = compare({"acc": [0.5, 0.25], "loss": [1.0, float("nan")], "wall_slope": [1.3]},
+                    {**ref, "wall_slope": [0.9]}, not_compared={"wall_slope": "a slope of wall-clock times"})
+    assert timed.ok and "not compared: a slope of wall-clock times" in timed.table()
 
 
 def test_golden_file_keeps_a_stated_tolerance():
@@ -97,5 +100,6 @@ def test_golden_file_keeps_a_stated_tolerance():
                "manifest": {"git_sha": "abc", "dirty": False, "packages": {"torch": "2"}, "hardware": {}}}
     g = golden_from_results(results)
     assert g["tolerance"]["rel"] > 0 and g["tolerance"]["reason"]
-    assert golden_from_results(results, {"rel": 1e-3, "abs": 0.0, "reason": "r"})["tolerance"]["rel"] == 1e-3
+    kept = golden_from_results(results, {"rel": 1e-3, "abs": 0.0, "reason": "r"}, {"m": "timing"})
+    assert kept["tolerance"]["rel"] == 1e-3 and kept["not_compared"] == {"m": "timing"}
     assert g["measurements"] == {"m": [1.0]} and g["source"]["git_sha"] == "abc"

@@ -5,10 +5,12 @@ parameters, same seeds) and the tolerance they are compared with::
 
     {"paper": "compsum", "profile": "smoke",
      "tolerance": {"rel": 1e-6, "abs": 1e-9, "reason": "..."},
+     "not_compared": {"scaling_slope": "a slope of wall-clock times"},   # optional, each with its reason
      "params": {...}, "source": {"git_sha": ..., "dirty": ..., "torch": ...}, "measurements": {...}}
 
 A value x matches its golden value g when ``|x - g| <= abs + rel * |g|`` (NaN matches NaN only).
-Every measurement must be in both, with as many values. Used by ``paperlib verify`` and by
+Every measurement must be in both, with as many values, except those listed under
+``not_compared`` (timings, which no seed fixes); ``--update`` keeps the tolerance and that list. Used by ``paperlib verify`` and by
 ``tests/test_papers_smoke.py``:
 
 - ``paperlib verify PAPER`` reruns the smoke profile into a temporary folder and compares it with
@@ -69,10 +71,15 @@ class Difference:
     worst_want: float | None = None
     excess: float = 0.0  # max over values of |x - g| / (abs + rel |g|): > 1 is a mismatch
     problem: str = ""  # missing on one side, or a different number of values
+    skipped: str = ""  # why it is not compared
 
     @property
     def ok(self) -> bool:
-        return not self.problem and self.excess <= 1.0
+        return bool(self.skipped) or (not self.problem and self.excess <= 1.0)
+
+    @property
+    def compared(self) -> bool:
+        return not self.problem and not self.skipped
 
 
 @dataclass
@@ -87,16 +94,16 @@ class Comparison:
 
     @property
     def worst(self) -> Difference | None:
-        numeric = [r for r in self.rows if not r.problem and r.n]
+        numeric = [r for r in self.rows if r.compared and r.n]
         return max(numeric, key=lambda r: r.excess) if numeric else None
 
     @property
     def max_abs(self) -> float:
-        return max((r.max_abs for r in self.rows if not r.problem), default=0.0)
+        return max((r.max_abs for r in self.rows if r.compared), default=0.0)
 
     @property
     def max_rel(self) -> float:
-        return max((r.max_rel for r in self.rows if not r.problem), default=0.0)
+        return max((r.max_rel for r in self.rows if r.compared), default=0.0)
 
     def largest(self) -> str:
         """The largest difference, in words."""
@@ -118,12 +125,14 @@ class Comparison:
         width = max([len(r.name) for r in rows] + [11])
         lines = [f"  {'measurement':<{width}}  {'n':>3}  {'max |diff|':>10}  {'max rel':>10}  ok"]
         for r in rows:
-            if r.problem:
+            if r.skipped:
+                lines.append(f"  {r.name:<{width}}  {r.n:>3}  not compared: {r.skipped}")
+            elif r.problem:
                 lines.append(f"  {r.name:<{width}}  {r.n:>3}  {r.problem}")
             else:
                 lines.append(f"  {r.name:<{width}}  {r.n:>3}  {r.max_abs:>10.3g}  {r.max_rel:>10.3g}  "
                              f"{'yes' if r.ok else 'NO'}")
-        lines.append(f"  {'overall':<{width}}  {sum(r.n for r in self.rows):>3}  {self.max_abs:>10.3g}  "
+        lines.append(f"  {'overall':<{width}}  {sum(r.n for r in self.rows if r.compared):>3}  {self.max_abs:>10.3g}  "
                      f"{self.max_rel:>10.3g}  {'yes' if self.ok else 'NO'}")
         return "\n".join(lines)
 
@@ -133,10 +142,15 @@ def _missing(x: Any) -> bool:
 
 
 def compare(got: Mapping[str, Sequence[float | None]], want: Mapping[str, Sequence[float | None]],
-            rtol: float = DEFAULT_TOLERANCE["rel"], atol: float = DEFAULT_TOLERANCE["abs"]) -> Comparison:
-    """Compare per-seed measurements ``got`` with reference values ``want`` (name -> values)."""
+            rtol: float = DEFAULT_TOLERANCE["rel"], atol: float = DEFAULT_TOLERANCE["abs"],
+            not_compared: Mapping[str, str] | None = None) -> Comparison:
+    """Compare per-seed measurements ``got`` with reference values ``want`` (name -> values), except
+    those named in ``not_compared`` (name -> why)."""
     out = Comparison(rtol=rtol, atol=atol)
     for name in sorted(set(got) | set(want)):
+        if name in (not_compared or {}):
+            out.rows.append(Difference(name, len(got.get(name, want.get(name, []))), skipped=not_compared[name]))
+            continue
         if name not in want:
             out.rows.append(Difference(name, len(got[name]), problem="recorded by this run, not in the reference"))
             continue
@@ -166,13 +180,16 @@ def compare(got: Mapping[str, Sequence[float | None]], want: Mapping[str, Sequen
 
 def compare_with_golden(results: Mapping[str, Any], golden: Mapping[str, Any]) -> Comparison:
     tol = golden.get("tolerance") or DEFAULT_TOLERANCE
-    return compare(results["measurements"], golden["measurements"], rtol=tol["rel"], atol=tol["abs"])
+    return compare(results["measurements"], golden["measurements"], rtol=tol["rel"], atol=tol["abs"],
+                   not_compared=golden.get("not_compared"))
 
 
-def golden_from_results(results: Mapping[str, Any], tolerance: Mapping[str, Any] | None = None) -> dict:
+def golden_from_results(results: Mapping[str, Any], tolerance: Mapping[str, Any] | None = None,
+                        not_compared: Mapping[str, str] | None = None) -> dict:
     m = results["manifest"]
     return {"paper": results["paper"], "profile": results["profile"],
             "tolerance": dict(tolerance or DEFAULT_TOLERANCE),
+            **({"not_compared": dict(not_compared)} if not_compared else {}),
             "params": results["params"],
             "source": {"git_sha": m.get("git_sha"), "dirty": m.get("dirty"),
                        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -215,8 +232,11 @@ def verify_smoke(paper: Paper, update: bool, stream: bool) -> bool:
             print(f"  note: the smoke parameters changed since the golden file was made ({'; '.join(diff)})")
     results, out = _rerun(paper, "smoke", stream)
     if update:
-        tol = (golden or {}).get("tolerance")
-        atomic_write_json(golden_path(paper.slug), golden_from_results(results, tol))
+        skip = dict((golden or {}).get("not_compared") or {})
+        for name in sorted(set(skip) - set(results["measurements"])):
+            print(f"  warning: not_compared names {name!r}, which this run does not record: dropped from the list")
+            del skip[name]
+        atomic_write_json(golden_path(paper.slug), golden_from_results(results, (golden or {}).get("tolerance"), skip))
         shutil.rmtree(out, ignore_errors=True)
         n = sum(len(v) for v in results["measurements"].values())
         print(f"  wrote {golden_path(paper.slug)} ({len(results['measurements'])} measurements, {n} values, "
@@ -251,15 +271,18 @@ def verify_quick(paper: Paper, stream: bool, rtol: float | None, atol: float | N
               f"a rerun cannot give the committed numbers; regenerate them with "
               f"`paperlib reproduce {paper.slug}` from a clean checkout")
         return False
-    tol = dict(DEFAULT_TOLERANCE)
+    tol, skip = dict(DEFAULT_TOLERANCE), {}
     if golden_path(paper.slug).is_file():
-        tol.update(load_golden(paper.slug).get("tolerance") or {})
+        golden = load_golden(paper.slug)
+        tol.update(golden.get("tolerance") or {})
+        skip = golden.get("not_compared") or {}
     if rtol is not None:
         tol["rel"] = rtol
     if atol is not None:
         tol["abs"] = atol
     results, out = _rerun(paper, "quick", stream)
-    cmp = compare(results["measurements"], committed["measurements"], rtol=tol["rel"], atol=tol["abs"])
+    cmp = compare(results["measurements"], committed["measurements"], rtol=tol["rel"], atol=tol["abs"],
+                  not_compared=skip)
     print(f"  rerun: {results['manifest']['wall_s']:.0f} s at git {str(results['manifest']['git_sha'])[:10]}"
           f"{' (dirty)' if results['manifest'].get('dirty') else ''}; per-seed differences from the committed run:")
     print(cmp.table())
