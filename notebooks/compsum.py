@@ -73,9 +73,6 @@ betas = [1.0, 3.0, 6.0, 9.0]  # TRADES weights swept (6 is TRADES' default), sam
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

@@ -1,4 +1,4 @@
-"""The ``paperlib`` command: list, reproduce, report."""
+"""The ``paperlib`` command: list, reproduce, verify, report, new."""
 from __future__ import annotations
 
 import argparse
@@ -49,7 +49,26 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     selected = [get_paper(s) for s in slugs]
     overrides = dict(_parse_override(p) for p in args.param)
     out = Path(args.out).resolve() if args.out else None
-    return reproduce(selected, args.profile, overrides, out, stream=not args.quiet)
+    return reproduce(selected, args.profile, overrides, out, stream=not args.quiet, allow_dirty=args.allow_dirty)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .repro.verify import verify
+
+    slugs = list(papers()) if args.papers == ["all"] else args.papers
+    selected = [get_paper(s) for s in slugs]
+    return verify(selected, args.profile, update=args.update, allow_dirty=args.allow_dirty, stream=args.stream,
+                  rtol=args.rel, atol=args.abs)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .repro.scaffold import NEXT_STEPS, new_paper
+
+    written = new_paper(args.slug, args.title)
+    for path in written:
+        print(f"wrote {path}")
+    print(NEXT_STEPS.format(slug=args.slug))
+    return 0
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -97,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a notebook parameter (value parsed as YAML: 3, 0.1, [0,1], text)")
     p.add_argument("--out", metavar="DIR", help="write everything under DIR/<paper>/ instead of the repository")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream the notebook's progress")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="run a quick or full profile into the repository although the checkout has uncommitted "
+                        "changes (refused otherwise; the results then say dirty: true)")
     p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("lab", help="open a paper in JupyterLab on a working copy (the source stays untouched)")
     p.add_argument("paper", metavar="PAPER")
@@ -106,11 +128,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-launch", action="store_true", help="only make the working copy and print its path")
     p.add_argument("--dir", metavar="DIR", help="where the working copy lives (default: runs/PAPER/lab/)")
     p.set_defaults(func=cmd_lab, lab_args=[])  # JupyterLab's own arguments go after --
+    p = sub.add_parser("verify", help="rerun a profile and compare its per-seed measurements with stored ones",
+                       description="smoke (default): rerun the smoke profile and compare its measurements with "
+                                   "tests/golden/<paper>.json (--update rewrites that file from the rerun). quick: "
+                                   "rerun the quick profile and compare every per-seed measurement with the "
+                                   "committed reproductions/<paper>/results/quick/results.json. Reruns go to a "
+                                   "temporary folder; exit 0 when everything matches within the tolerance.")
+    p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
+    p.add_argument("--profile", default="smoke", choices=("smoke", "quick"), help="smoke (default) | quick")
+    p.add_argument("--update", action="store_true", help="rewrite tests/golden/<paper>.json from the smoke rerun")
+    p.add_argument("--allow-dirty", action="store_true", help="--update even from a checkout with uncommitted changes")
+    p.add_argument("--rel", type=float, metavar="R", help="relative tolerance (default: the golden file's)")
+    p.add_argument("--abs", type=float, metavar="A", help="absolute tolerance (default: the golden file's)")
+    p.add_argument("--stream", action="store_true", help="stream the notebook's progress")
+    p.set_defaults(func=cmd_verify)
     p = sub.add_parser("report", help="rebuild reproductions/README.md from committed results")
     p.add_argument("--reevaluate", nargs="*", metavar="PAPER",
                    help="first recompute the committed results' verdicts from their recorded measurements with "
                         "the current claims.yaml (all papers when none is named)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("new", help="write the scaffold of a new paper (package, notebook, yaml files, REPORT, test)")
+    p.add_argument("slug", help="the paper's short name: a lowercase Python identifier (its package paperlib.<slug>)")
+    p.add_argument("--title", help="the paper's title")
+    p.set_defaults(func=cmd_new)
     return ap
 
 

@@ -2,13 +2,12 @@
 through Lightning, cached by everything that determines the weights."""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass
 
 import torch
 
+from ..cache import artifact_key
 from ..data import cache_dir
 from ..nn.gpt import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
@@ -35,7 +34,7 @@ class SFTConfig:
     seed: int = 1234
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return artifact_key("prime/sft", asdict(self), __name__)
 
     def gpt_config(self) -> GPTConfig:
         return GPTConfig(vocab_size=arithmetic.VOCAB_SIZE, block_size=self.block_size, n_layer=self.n_layer,
