@@ -22,7 +22,42 @@ def _parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def per_paper_overrides(selected: list, texts: list[str]) -> dict[str, dict[str, Any]]:
+    """``-p KEY=VALUE`` for every selected paper that declares KEY, ``-p PAPER.KEY=VALUE`` for one.
+
+    A KEY no selected paper declares is an error (with the close names); with several papers, a KEY
+    only some declare goes to those (so ``all -p epochs=2`` sets the papers that train for epochs).
+    """
+    out: dict[str, dict[str, Any]] = {p.slug: {} for p in selected}
+    by_slug = {p.slug: p for p in selected}
+    for text in texts:
+        key, value = _parse_override(text)
+        target, _, name = key.rpartition(".")
+        if target:
+            if target not in by_slug:
+                get_paper(target)  # an unknown paper: the usual error with its suggestion
+                raise ReproError(f"-p {key}: {target} is not among the papers being run ({', '.join(by_slug)})")
+            if name not in by_slug[target].parameters:
+                raise ReproError(by_slug[target].unknown_parameter_message(name))
+            out[target][name] = value
+            continue
+        having = [p for p in selected if key in p.parameters]
+        if not having:
+            raise ReproError(selected[0].unknown_parameter_message(key) if len(selected) == 1 else
+                             f"-p {key}: no paper among {', '.join(by_slug)} has a parameter {key!r} "
+                             "(see `paperlib list PAPER --params`)")
+        for p in having:
+            out[p.slug][key] = value
+        skipped = [p.slug for p in selected if p not in having]
+        if skipped:
+            print(f"paperlib: -p {key} applies to {', '.join(p.slug for p in having)} "
+                  f"(not a parameter of {', '.join(skipped)})", file=sys.stderr)
+    return out
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    for slug in args.papers:
+        get_paper(slug)  # an unknown name is an error with a suggestion, not an empty listing
     for slug, paper in papers().items():
         if args.papers and slug not in args.papers:
             continue
@@ -30,6 +65,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for prof in paper.profiles:
             desc = paper.profile_descriptions.get(prof, "")
             print(f"  profile {prof:<6} {desc}")
+        for item in paper.meta.get("data", []):
+            print(f"  data    {item}")
         for claim in paper.claims:
             where = f" [{claim['where']}]" if claim.get("where") else ""
             print(f"  claim {claim['id']}{where}: {' '.join(str(claim['statement']).split())}")
@@ -47,7 +84,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise ReproError(f"unknown profile {args.profile!r}; valid: {', '.join(PROFILES)}")
     slugs = list(papers()) if args.papers == ["all"] else args.papers
     selected = [get_paper(s) for s in slugs]
-    overrides = dict(_parse_override(p) for p in args.param)
+    overrides = per_paper_overrides(selected, args.param)
     out = Path(args.out).resolve() if args.out else None
     return reproduce(selected, args.profile, overrides, out, stream=not args.quiet, allow_dirty=args.allow_dirty)
 
@@ -113,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
     p.add_argument("--profile", default="quick", help="smoke | quick | full (default: quick)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a notebook parameter (value parsed as YAML: 3, 0.1, [0,1], text)")
+                   help="override a notebook parameter (value parsed as YAML: 3, 0.1, [0,1], text); "
+                        "PAPER.KEY=VALUE sets it for one paper only")
     p.add_argument("--out", metavar="DIR", help="write everything under DIR/<paper>/ instead of the repository")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream the notebook's progress")
     p.add_argument("--allow-dirty", action="store_true",
