@@ -14,7 +14,7 @@ needed to detect the margin (paperlib.repro.claims.mde / seeds_needed).
 
     PYTHONPATH=. python scripts/compsum_pilot.py [--workers 2] [--out reproductions/compsum/pilot.json]
 
-Measured: about 20 minutes on 2 shared CPU cores.
+Measured: 726 s on 2 CPU cores shared with other jobs (load about 3).
 """
 from __future__ import annotations
 
