@@ -15,7 +15,7 @@ import time
 import torch
 
 from paperlib.nn.gpt import GPT, generate
-from paperlib.data import arithmetic as task
+from paperlib.data import arithmetic
 from paperlib.prime.sft import SFTConfig, encode_prompts
 from paperlib.prime.trainer import RLConfig, policy_update, prm_step, rollout, rloo_returns, outcome_rewards
 
@@ -49,8 +49,8 @@ def main():
     torch.manual_seed(0)
     model = GPT(sft_cfg.gpt_config()).eval()
     # a random model rarely stops: bound the response by the longest worked solution
-    probs = task.sample_problems(a.prompts * a.samples, 0, 7, 7, 2, width=3)
-    max_new = max(len(task.encode(p.solution)) for p in task.sample_problems(50, 1, 7, 7, 2, 0.0, 3)) + 1
+    probs = arithmetic.sample_problems(a.prompts * a.samples, 0, 7, 7, 2, width=3)
+    max_new = max(len(arithmetic.encode(p.solution)) for p in arithmetic.sample_problems(50, 1, 7, 7, 2, 0.0, 3)) + 1
     cfg = RLConfig(n_samples=a.samples, batch_prompts=a.prompts, max_new_tokens=max_new, acc_low=0.0)
     print(f"model: {model.num_params():,} parameters; batch {a.prompts} prompts x {a.samples} samples, "
           f"{max_new} new tokens; {a.threads} thread(s)")
@@ -67,7 +67,7 @@ def main():
     t_gen, r = timed(lambda: rollout(model, probs[: a.prompts], cfg, gen))
     n_new = int(r.response_mask.sum())
     x, xm = encode_prompts(probs)
-    t_nocache, _ = timed(lambda: generate_without_cache(model, x, xm, max_new, task.EOS))
+    t_nocache, _ = timed(lambda: generate_without_cache(model, x, xm, max_new, arithmetic.EOS))
     n_tok = int(r.mask.sum())
     policy = GPT(sft_cfg.gpt_config())
     policy.load_state_dict(model.state_dict())

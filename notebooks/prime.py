@@ -32,15 +32,19 @@
 # (`7+15+8=` -> `7+15=22;22+8=30;A30`, numbers least-significant digit first), half of whose carries into
 # the hundreds are forgotten, so the SFT model finds that slip as likely as the right digit. This notebook
 # measures:
-# 1. **C1** sample efficiency: training accuracy against steps for outcome-only RLOO and PRIME (paper:
-#    PRIME reaches RLOO's final accuracy in 2.5x fewer steps, ratio 0.4);
-# 2. **C2** online PRM updates: PRIME against PRIME with a PRM trained offline on SFT rollouts and then
-#    frozen; the PRMs' accuracy on fresh rollouts over training;
-# 3. **C3** process-level credit: whether the lowest-reward step of a wrong solution is its first wrong step.
+# 1. **C1** sample efficiency (Figure 4, Table 3): training accuracy against steps for outcome-only RLOO and PRIME
+#    (paper: PRIME reaches RLOO's final accuracy in 2.5x fewer steps, ratio 0.4), final and held-out accuracy;
+# 2. **C2** online PRM updates (Figures 5 and 6): PRIME against PRIME with a PRM trained offline on SFT rollouts and
+#    then frozen; the PRMs' accuracy on fresh rollouts over training;
+# 3. **C3** process-level credit (Eq. 3): whether the lowest-reward step of a wrong solution is its first wrong step,
+#    more often for the implicit PRM than for the SFT model's own token probabilities.
+#
+# The verdicts come from `reproductions/prime/claims.yaml`: paired per-seed differences of the per-arm measurements
+# recorded below, with practical margins; our own checks are reported apart.
 
 # %% tags=["parameters"]
 seeds = [0, 1, 2, 3, 4]  # RL seeds of the RLOO and PRIME arms (C1 needs at least 5)
-ablation_seeds = [0, 1, 2, 3, 4]  # RL seeds of the frozen-PRM and no-filter arms
+ablation_seeds = [0, 1, 2, 3, 4]  # RL seeds of the frozen-PRM and no-filter arms (the same as seeds: claims pair arms by seed)
 arms = ["rloo", "prime", "prime_frozen", "prime_nofilter"]  # outcome-only RLOO, PRIME, frozen PRM, no accuracy filter
 workers = 2  # parallel worker processes (one run each)
 threads = 1  # torch threads per worker
@@ -82,16 +86,14 @@ credit_problems = 300  # held-out wrong worked solutions for C3
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from paperlib.nn.gpt import GPT, generate
-from paperlib.data import arithmetic as task
+from paperlib.data import arithmetic
 from paperlib.prime import credit
+from paperlib.prime.claims import final_accuracy, mean_over_training
 from paperlib.prime.experiment import (early_late_change, run_all, sample_efficiency_ratio, smoothed)
 from paperlib.prime.sft import SFTConfig, encode_prompts, train_sft
 from paperlib.prime.trainer import ARMS, RLConfig, evaluate
@@ -109,6 +111,13 @@ def log(msg):
 bad = sorted(set(arms) - set(ARMS))
 if bad:
     raise ValueError(f"unknown arm(s) {bad}; valid: {list(ARMS)}")
+# claims.yaml compares these arms seed by seed (a measurement it names but the run never records is an error at the
+# end of the run, so a run without them is refused here, before any training)
+missing = [a for a in ("rloo", "prime", "prime_frozen", "prime_nofilter") if a not in arms]
+if missing:
+    raise ValueError(f"the claims and checks compare arms this configuration leaves out: {missing}")
+if list(ablation_seeds) != list(seeds):
+    raise ValueError(f"paired comparisons need the same seeds in every arm: seeds {seeds}, ablation_seeds {ablation_seeds}")
 
 # %% [markdown]
 # ## SFT model
@@ -133,13 +142,13 @@ rl_base = dict(steps=steps, batch_prompts=batch_prompts, n_samples=n_samples, mi
                max_fill_rounds=max_fill_rounds, max_new_tokens=block_size, min_terms=min_terms, max_terms=max_terms,
                min_digits=min_digits, max_digits=max_digits, width=width, frozen_prm_steps=frozen_prm_steps, eval_every=eval_every,
                eval_samples=eval_samples, device=device)
-eval_set = task.sample_problems(eval_prompts, 777, min_terms, max_terms, max_digits, width=width, min_digits=min_digits)
+eval_set = arithmetic.sample_problems(eval_prompts, 777, min_terms, max_terms, max_digits, width=width, min_digits=min_digits)
 probe_cfg = RLConfig(**rl_base)
 by_terms = {}
 x, xm = encode_prompts([p for p in eval_set for _ in range(4)])
-toks, _ = generate(sft, x, xm, block_size, task.EOS, generator=torch.Generator().manual_seed(0), banned_ids=(task.BOS,))
+toks, _ = generate(sft, x, xm, block_size, arithmetic.EOS, generator=torch.Generator().manual_seed(0), banned_ids=(arithmetic.BOS,))
 for i, p in enumerate([p for p in eval_set for _ in range(4)]):
-    by_terms.setdefault(len(p.terms), []).append(task.verify(p.terms, task.decode(toks[i, x.shape[1]:].tolist())))
+    by_terms.setdefault(len(p.terms), []).append(arithmetic.verify(p.terms, arithmetic.decode(toks[i, x.shape[1]:].tolist())))
 sft_rows = [dict(terms=k, steps=k - 1, sampled_acc=float(np.mean(v)), n=len(v)) for k, v in sorted(by_terms.items())]
 for r in sft_rows:
     run.metric(f"sft/sampled_acc/terms={r['terms']}", r["sampled_acc"])
@@ -162,9 +171,16 @@ results = run_all(sft, jobs, eval_set, credit_problems=wrong, workers=workers,
                   threads_per_worker=threads, keep_models_of={("prime", seeds[0])}, log=log)
 R = {(r["arm"], r["seed"]): r for r in results}
 for (a, s), r in R.items():
-    run.metric(f"{a}/seed={s}/final_train_acc", float(np.mean(r["history"]["train_acc"][-smooth_window:])))
+    run.metric(f"{a}/seed={s}/final_train_acc", final_accuracy(r["history"]["train_acc"], smooth_window))
     run.metric(f"{a}/seed={s}/final_heldout_acc", r["evals"]["acc"][-1])
     run.metric(f"{a}/seed={s}/sec_per_step", float(np.mean(r["history"]["sec"])))
+# per arm and seed (seeds in the same order in every arm): what claims.yaml compares
+for a in arms:
+    ss = seeds if a in ("rloo", "prime") else ablation_seeds
+    run.measure(f"{a}_final_train_acc", [final_accuracy(R[(a, s)]["history"]["train_acc"], smooth_window) for s in ss])
+    run.measure(f"{a}_heldout_acc", [R[(a, s)]["evals"]["acc"][-1] for s in ss])
+    if a != "rloo":
+        run.measure(f"{a}_prm_acc_mean", [mean_over_training(R[(a, s)]["history"]["prm_pair_acc"]) for s in ss])
 
 # %%
 colors = {"rloo": "tab:blue", "prime": "tab:red", "prime_frozen": "tab:green", "prime_nofilter": "tab:purple"}
@@ -188,40 +204,33 @@ plt.show()
 # %% [markdown]
 # ## C1: sample efficiency
 # Per seed: the steps PRIME needs for its 10-step mean training accuracy to reach RLOO's final one (mean of
-# RLOO's last 10 steps, same seed), divided by RLOO's number of steps. Paper: 0.4 (2.5x fewer steps). A run
-# that never reaches it counts as 1 + 1/steps. Held-out accuracy (sampled, 2 answers per prompt) after training
-# must not be lower for PRIME.
+# RLOO's last 10 steps, same seed), divided by RLOO's number of steps (`sample_efficiency_ratio`). Paper: 0.4 (2.5x
+# fewer steps). A run that never reaches it counts as 1 + 1/steps. With it, claims.yaml compares the final training
+# accuracy and the held-out accuracy (sampled, 2 answers per prompt) of PRIME and RLOO seed by seed.
 
 # %%
-ratios, reached, held_diff = [], [], []
+ratios, reached = [], []
 for s in seeds:
     ratio, ok = sample_efficiency_ratio(R[("prime", s)]["history"]["train_acc"], R[("rloo", s)]["history"]["train_acc"],
                                         smooth_window)
     ratios.append(ratio); reached.append(ok)
-    held_diff.append(R[("prime", s)]["evals"]["acc"][-1] - R[("rloo", s)]["evals"]["acc"][-1])
 run.measure("c1_step_ratio", ratios)
-run.measure("c1_heldout_prime_minus_rloo", held_diff)
 run.metric("c1/reached", reached)
-log("C1 step ratio per seed: " + ", ".join(f"{r:.2f}" for r in ratios) + f" (paper 0.4); held-out PRIME - RLOO: "
-    + ", ".join(f"{d:+.3f}" for d in held_diff))
+log("C1 step ratio per seed: " + ", ".join(f"{r:.2f}" for r in ratios) + " (paper 0.4); held-out accuracy PRIME "
+    + ", ".join(f"{v:.3f}" for v in run.measurements["prime_heldout_acc"]) + ", RLOO "
+    + ", ".join(f"{v:.3f}" for v in run.measurements["rloo_heldout_acc"]))
 
 # %% [markdown]
 # ## C2: online PRM updates
 # PRIME against PRIME with a frozen PRM (trained offline on SFT rollouts, the paper's offline-PRM
-# ablation): final training accuracy, and the PRMs' pairwise accuracy on each step's fresh rollouts (the
+# ablation): final training accuracy (Figure 5), and the PRMs' pairwise accuracy on each step's fresh rollouts (the
 # official `dpo_acc`: how often the PRM orders a correct above a wrong rollout of the same prompt), as the
-# change from the first to the last quarter of training.
+# change from the first to the last quarter of training and as the mean over training (Figure 6).
 
 # %%
-c2_final, frozen_change, online_change, prm_rows = [], [], [], []
-if "prime_frozen" in arms:
-    for s in ablation_seeds:
-        c2_final.append(np.mean(R[("prime", s)]["history"]["train_acc"][-smooth_window:])
-                        - np.mean(R[("prime_frozen", s)]["history"]["train_acc"][-smooth_window:]))
-        frozen_change.append(early_late_change(R[("prime_frozen", s)]["history"]["prm_pair_acc"]))
-    for s in seeds:
-        online_change.append(early_late_change(R[("prime", s)]["history"]["prm_pair_acc"]))
-run.measure("c2_final_prime_minus_frozen", c2_final)
+frozen_change = [early_late_change(R[("prime_frozen", s)]["history"]["prm_pair_acc"]) for s in ablation_seeds]
+online_change = [early_late_change(R[("prime", s)]["history"]["prm_pair_acc"]) for s in seeds]
+prm_rows = []
 run.measure("c2_frozen_prm_acc_change", frozen_change)
 run.measure("c2_online_prm_acc_change", online_change)
 fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -236,22 +245,25 @@ ax.set_xlabel("RL step"); ax.set_ylabel("PRM pairwise accuracy on fresh rollouts
 ax.set_title(f"PRM accuracy ({2 * smooth_window}-step mean; band min-max over seeds)"); ax.legend(fontsize=7)
 run.figure(fig, "prm_accuracy", prm_rows)
 plt.show()
-log("C2 final PRIME - frozen: " + ", ".join(f"{d:+.3f}" for d in c2_final) + "; frozen PRM acc change: "
-    + ", ".join(f"{d:+.3f}" for d in frozen_change) + "; online: " + ", ".join(f"{d:+.3f}" for d in online_change))
+log("C2 final training accuracy PRIME " + ", ".join(f"{v:.3f}" for v in run.measurements["prime_final_train_acc"])
+    + ", frozen PRM " + ", ".join(f"{v:.3f}" for v in run.measurements["prime_frozen_final_train_acc"])
+    + "; PRM accuracy change, frozen: " + ", ".join(f"{d:+.3f}" for d in frozen_change) + ", online: "
+    + ", ".join(f"{d:+.3f}" for d in online_change))
 
 # %% [markdown]
 # ## C3: process-level credit
 # Held-out generated solutions with at least one forgotten carry; per solution, each step's score is the sum of
 # its tokens' scores and the lowest-scoring step is compared with the first wrong step. Scorers: PRIME's trained
-# implicit PRM ($\log\pi_\phi-\log\pi_{\mathrm{ref}}$), the frozen SFT model's own log-probabilities, and the
-# RLOO-trained policy's log-ratio against the SFT model (both need no PRM training).
+# implicit PRM ($\log\pi_\phi-\log\pi_{\mathrm{ref}}$), the frozen SFT model's own log-probabilities (the claim's
+# comparison), and the RLOO-trained policy's log-ratio against the SFT model (our check X1).
 
 # %%
 prm_hits = [R[("prime", s)]["credit"]["implicit_prm"] for s in seeds]
 sft_hits = [R[("prime", s)]["credit"]["sft_logprob"] for s in seeds]
 ratio_hits = [R[("rloo", s)]["credit"]["policy_logratio"] for s in seeds]
-run.measure("c3_prm_minus_sft_hits", np.subtract(prm_hits, sft_hits))
-run.measure("c3_prm_minus_policy_logratio_hits", np.subtract(prm_hits, ratio_hits))
+run.measure("c3_prm_hits", prm_hits)
+run.measure("c3_sft_hits", sft_hits)
+run.measure("c3_rloo_logratio_hits", ratio_hits)
 run.metric("c3/implicit_prm", float(np.mean(prm_hits)))
 run.metric("c3/sft_logprob", float(np.mean(sft_hits)))
 run.metric("c3/rloo_policy_logratio", float(np.mean(ratio_hits)))
@@ -266,7 +278,7 @@ prm.load_state_dict(R[("prime", seeds[0])]["prm_state"])
 example = max((p for p in wrong if len(p.steps) <= 5), key=lambda p: (len(p.steps), p.first_error or 0))
 tokens, mask, P = credit.encode_with_responses([example])
 q = (credit.token_log_probs(prm, tokens, mask, P) - credit.token_log_probs(sft, tokens, mask, P))[0]
-chars = task.decode(tokens[0, P:].tolist())
+chars = arithmetic.decode(tokens[0, P:].tolist())
 qv = q[: len(chars)].numpy()
 lim = max(abs(qv).max(), 1e-6)
 fig, ax = plt.subplots(figsize=(min(0.16 * len(chars) + 1.5, 16), 1.4))

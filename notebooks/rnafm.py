@@ -26,24 +26,26 @@
 # secondary structure better than on one-hot input, and attention maps carry base-pairing.
 #
 # **At laptop scale.** The committed checkpoint (`reproductions/rnafm/checkpoints/rnafm-cpu.pt`, its manifest beside it)
-# is a 4 x 128 RNA-FM pretrained for about an hour on 2 CPU cores (`python -m paperlib.rnafm.pretrain --profile cpu`)
+# is a 4 x 128 RNA-FM pretrained for about an hour on 2 CPU cores (`python -m paperlib.rnafm.pretrain --scale cpu`)
 # on the RNA-FM tutorial sequences, Infernal's Rfam seed alignments and `cmemit` samples of its covariance models,
 # with **whole families held out** (Vault, snR75, SRP, mascRNA-menRNA, Hammerhead_1, RF00974). Every probe compares the
 # pretrained features with the same architecture randomly initialised (one init per seed), one-hot nucleotides and 3-mer
-# features. Claims: **C1** masked-token accuracy on held-out families above chance and above 3/5/7-mer context tables;
-# **C2** pretrained embeddings beat the controls on secondary-structure F1 (held-out families) and on few-shot RNA-type
-# classification; **C3** embeddings cluster by family better than random-init ones (silhouette); **C4** attention maps
-# carry pairing (pair AUROC and top-L precision above random-init attention and a nucleotide-pair-identity baseline).
+# features. The paper's claims (`reproductions/rnafm/claims.yaml`): **C2** a structure head on RNA-FM embeddings beats
+# the same head on one-hot input (held-out families); **C3** embeddings separate RNA families and types better than a
+# randomly initialised model's and one-hot encoding (silhouette by family, few-shot RNA-type probe). Our own checks,
+# reported apart: masked-token accuracy against chance and k-mer context tables (the paper reports none), pretraining
+# against random init on structure, and attention maps as pair predictors (no such analysis was found in the paper).
+# Each control is compared by its own paired per-seed difference.
 
 # %% tags=["parameters"]
 seeds = [0, 1, 2]  # probe seeds: random-init model, probe initialisation, few-shot draws, masking draws
-pretrain_profile = "cpu"  # checkpoint to probe (paperlib.rnafm.pretrain profiles: tiny, cpu, paper)
-pretrain_if_missing = False  # pretrain the profile now when its checkpoint is missing or stale
+pretrain_scale = "cpu"  # pretraining scale of the checkpoint to probe (paperlib.rnafm.pretrain: tiny, cpu, paper)
+pretrain_if_missing = False  # pretrain at that scale now when its checkpoint is missing or stale
 official_checkpoint = ""  # path or URL of the released RNA-FM_pretrained.pth: probe it instead (needs the file)
 threads = 1  # torch threads of the notebook's own process (embeddings, attention maps)
 workers = 2  # processes training the structure heads, one torch thread each
 crop = 256  # nucleotides embedded per sequence (longer ones are cut; pretraining crops at 256 too)
-# C1: masked-token accuracy
+# masked-token accuracy (a check: the paper reports none)
 mlm_eval_per_family = 30  # sequences per family, held-out families and the validation split each
 # embedding map and family / type probes
 map_per_family = 30  # sequences per family in the embedding map (held-out sequences only)
@@ -69,9 +71,6 @@ att_test = 120  # test sequences (held-out families)
 # %%
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -80,7 +79,7 @@ from paperlib.rnafm import experiment as ex
 from paperlib.rnafm import probes
 from paperlib.rnafm.corpus import HELD_OUT_FAMILIES, load_corpus
 from paperlib.rnafm.mlm import KmerContextTable, masked_accuracy, masked_positions
-from paperlib.rnafm.pretrain import CORPORA, PROFILES, get_pretrained
+from paperlib.rnafm.pretrain import CORPORA, SCALES, get_pretrained
 from paperlib.repro.record import Run
 from paperlib.training import run_in_workers
 
@@ -93,8 +92,8 @@ def log(msg):
     print(f"[{time.perf_counter() - T0:6.0f} s] {msg}", flush=True)
 
 
-if pretrain_profile not in PROFILES:
-    raise ValueError(f"unknown pretrain_profile {pretrain_profile!r}; valid: {sorted(PROFILES)}")
+if pretrain_scale not in SCALES:
+    raise ValueError(f"unknown pretrain_scale {pretrain_scale!r}; valid: {sorted(SCALES)}")
 if len(seeds) < 1:
     raise ValueError("seeds must name at least one seed")
 FEATURE_KINDS = ["rna-fm", "random-init", "one-hot", "3-mer"]
@@ -105,7 +104,7 @@ if set(vienna_kinds) - set(FEATURE_KINDS):
 # ## The corpus and the pretrained model
 
 # %%
-corpus = load_corpus(CORPORA[pretrain_profile])
+corpus = load_corpus(CORPORA[pretrain_scale])
 for split, d in corpus.summary().items():
     run.metric(f"corpus/{split}/sequences", d["sequences"])
     run.metric(f"corpus/{split}/nucleotides", d["nucleotides"])
@@ -116,13 +115,13 @@ if official_checkpoint:
     model = load_official(official_checkpoint)
     manifest = {"tokens_seen": None, "wall_s": None, "device": "official release", "corpus_fingerprint": "RNAcentral"}
 else:
-    model, manifest = get_pretrained(pretrain_profile, pretrain_if_missing, log=log)
+    model, manifest = get_pretrained(pretrain_scale, pretrain_if_missing, log=log)
 cfg = model.cfg
 for k in ("tokens_seen", "steps", "wall_s", "tokens_per_s", "val_masked_accuracy"):
     run.metric(f"pretrain/{k}", manifest.get(k))
 run.metric("pretrain/parameters", model.num_parameters())
 run.metric("pretrain/git_sha", manifest.get("git_sha"))
-log(f"checkpoint {official_checkpoint or pretrain_profile}: {model.num_parameters():,} parameters, "
+log(f"checkpoint {official_checkpoint or pretrain_scale}: {model.num_parameters():,} parameters, "
     f"{manifest['tokens_seen']} tokens seen in {manifest['wall_s']} s ({manifest.get('device')}), "
     f"corpus {manifest['corpus_fingerprint']}")
 random_models = {s: ex.random_init(cfg, 1000 + s) for s in seeds}
@@ -133,7 +132,7 @@ def cut(seqs):
 
 
 # %% [markdown]
-# ## C1: masked-token accuracy (pretraining learns)
+# ## Masked-token accuracy (our check: pretraining learns; the paper reports no masked-token accuracy)
 # 15% of the nucleotides of each evaluation sequence are replaced by `<mask>` (draws fixed by the seed); accuracy is the
 # argmax over A/C/G/U at those positions. Baselines: k-mer context tables (the centre nucleotide's most frequent value
 # given its (k-1)/2 true neighbours on each side, backing off to shorter contexts) counted on the pretraining data.
@@ -151,7 +150,7 @@ for name, seqs in sets.items():
         mlm[(name, "random-init", s)] = masked_accuracy(random_models[s], seqs, s)
         for k in (3, 5, 7):
             mlm[(name, f"{k}-mer table", s)] = table.accuracy(seqs, pos, k)
-    log(f"C1 {name} ({len(seqs)} sequences): " + ", ".join(
+    log(f"masked-token accuracy, {name} ({len(seqs)} sequences): " + ", ".join(
         f"{m} {np.mean([mlm[(name, m, s)] for s in seeds]):.3f}"
         for m in ("rna-fm", "random-init", "3-mer table", "5-mer table", "7-mer table")))
 for (name, m, s), v in mlm.items():
@@ -173,7 +172,7 @@ run.figure(fig, "masked_token_accuracy", rows)
 plt.show()
 
 # %% [markdown]
-# ## Embedding maps and family / type probes (the paper's Fig. 2)
+# ## C3: embedding maps and family / type probes (the paper's Fig. 2)
 # Mean-pooled last-layer embeddings of held-out sequences (the validation split of the pretraining families and the
 # held-out families), coloured by family. Silhouette in the standardised feature space. Linear probes: family (9+ classes,
 # half the map set for training) and RNAcentral type (28 types, `type_shots` examples per type, the rest for testing).
@@ -335,7 +334,8 @@ run.figure(fig, "secondary_structure_f1", rows)
 plt.show()
 
 # %% [markdown]
-# ## C4: attention maps carry base pairing (the contact head's recipe)
+# ## Attention maps as pair predictors (our check, the contact head's recipe)
+# No attention-map analysis was found in the paper, so this is reported apart from its claims.
 # Each head's attention map without `<cls>`/`<eos>`, symmetrised and APC-corrected, gives one feature per pair; an
 # L1 logistic regression over pairs $|i-j| \ge 4$ is fit on pretraining-family sequences (consensus structures) and scored
 # on held-out families: pooled pair AUROC and per-sequence top-L precision. Controls: random-init attention, and the
@@ -390,33 +390,30 @@ plt.show()
 
 # %% [markdown]
 # ## Claims
-# Per seed: C1 the pretrained model's held-out-family accuracy minus chance (0.25) and minus the best k-mer table;
-# C2 pretrained F1 (consensus labels, held-out families) minus the best control's (random-init of that seed, one-hot,
-# 3-mer), and the same for few-shot RNAcentral-type accuracy; C3 silhouette minus the random-init model's; C4 attention
-# AUROC and top-L precision minus the better of random-init attention and pair identity.
+# One per-seed measurement per arm (features, control or table); claims.yaml compares RNA-FM with each control by its
+# own paired per-seed difference (same seed: same random-init model, probe initialisation and few-shot draw), never
+# with the per-seed best of several noisy controls. **C2** structure F1 against one-hot input; **C3** family silhouette
+# and RNA-type accuracy against random init and one-hot. Checks apart: masked-token accuracy, structure against random
+# init and 3-mers, attention probe.
 
 # %%
-ctrl = ["random-init", "one-hot", "3-mer"]
-run.measure("c1_heldout_acc_minus_chance", [mlm[("held_out_families", "rna-fm", s)] - 0.25 for s in seeds])
-run.measure("c1_heldout_acc_minus_best_kmer", [mlm[("held_out_families", "rna-fm", s)]
-                                               - max(mlm[("held_out_families", f"{k}-mer table", s)] for k in (3, 5, 7))
-                                               for s in seeds])
-run.measure("c1_indist_acc_minus_best_kmer", [mlm[("in_distribution", "rna-fm", s)]
-                                              - max(mlm[("in_distribution", f"{k}-mer table", s)] for k in (3, 5, 7))
-                                              for s in seeds])
-run.measure("c2_ss_f1_minus_best_control", [ss[("consensus", "rna-fm", s)]["f1"]
-                                            - max(ss[("consensus", k, s)]["f1"] for k in ctrl) for s in seeds])
-if "rna-fm" in vienna_kinds and set(vienna_kinds) - {"rna-fm"}:
-    run.measure("c2_ss_vienna_f1_minus_best_control",
-                [ss[("vienna", "rna-fm", s)]["f1"] - max(ss[("vienna", k, s)]["f1"] for k in vienna_kinds if k != "rna-fm")
-                 for s in label_seeds["vienna"]])
-run.measure("c2_type_acc_minus_best_control", [type_acc[("rna-fm", s)] - max(type_acc[(k, s)] for k in ctrl)
-                                               for s in seeds])
-run.measure("c3_silhouette_minus_random_init", [sil[("rna-fm", s)] - sil[("random-init", s)] for s in seeds])
-for metric in ("auroc", "top_l_precision"):
-    run.measure(f"c4_attention_{metric}_minus_best_control",
-                [att[("rna-fm", s)][metric] - max(att[("random-init", s)][metric], att[("pair-identity", s)][metric])
-                 for s in seeds])
+ARM = {"rna-fm": "rnafm", "random-init": "random_init", "one-hot": "one_hot", "3-mer": "kmer3",
+       "pair-identity": "pair_identity", "3-mer table": "kmer3_table", "5-mer table": "kmer5_table",
+       "7-mer table": "kmer7_table"}
+for name, tag in (("held_out_families", "heldout"), ("in_distribution", "indist")):
+    for m in mlm_methods:
+        run.measure(f"mlm_{tag}_{ARM[m]}", [mlm[(name, m, s)] for s in seeds])
+for kind in kinds:
+    run.measure(f"silhouette_{ARM[kind]}", [sil[(kind, s)] for s in seeds])
+    run.measure(f"silhouette_heldout_{ARM[kind]}", [sil[(kind, s, "held")] for s in seeds])
+    run.measure(f"family_acc_{ARM[kind]}", [fam_acc[(kind, s)] for s in seeds])
+    run.measure(f"type_acc_{ARM[kind]}", [type_acc[(kind, s)] for s in seeds])
+    run.measure(f"ss_f1_{ARM[kind]}", [ss[("consensus", kind, s)]["f1"] for s in seeds])
+for kind in vienna_kinds:
+    run.measure(f"ss_f1_vienna_{ARM[kind]}", [ss[("vienna", kind, s)]["f1"] for s in label_seeds["vienna"]])
+for kind in ("rna-fm", "random-init", "pair-identity"):
+    run.measure(f"att_auroc_{ARM[kind]}", [att[(kind, s)]["auroc"] for s in seeds])
+    run.measure(f"att_top_l_{ARM[kind]}", [att[(kind, s)]["top_l_precision"] for s in seeds])
 run.check_claims()
 print(run.claims_table())
 run.metric("wall_s", time.perf_counter() - T0)

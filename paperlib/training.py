@@ -1,8 +1,9 @@
-"""Lightning glue shared by every paper: seeding, a trainer built from a profile, fast in-memory data.
+"""Lightning glue shared by every paper: seeding, a trainer built from plain settings, fast in-memory data.
 
-A profile's trainer settings are plain values (``accelerator``, ``devices``, ``strategy``,
-``precision``, ``deterministic``) so that the same notebook runs on a 2-core laptop (``cpu``, 1
-device) and on GPUs (``auto``, several devices, a DDP strategy) by changing parameters only.
+The trainer settings are plain values (``accelerator``, ``devices``, ``strategy``, ``precision``,
+``deterministic``) that notebooks take from their parameters, so that the same notebook runs on a
+2-core laptop (``cpu``, 1 device) and on GPUs (``auto``, several devices, a DDP strategy) by
+changing parameters only. (A run *profile* is smoke, quick or full: a set of notebook parameters.)
 """
 from __future__ import annotations
 
@@ -21,9 +22,29 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """The one place where a run is seeded: Python, NumPy, torch (CPU and CUDA).
+    """The one place where a run is seeded, and made deterministic: Python, NumPy, torch (CPU and CUDA).
 
     Returns a ``torch.Generator`` seeded the same way, for code that wants its own stream.
+
+    What it does: seeds ``random``, NumPy's global state and torch's CPU and CUDA generators; turns
+    on torch's deterministic algorithms (``warn_only``: an op that has no deterministic version
+    still runs, with a warning, rather than failing the run); turns off cuDNN's autotuner (which may
+    pick a different kernel on every run) and asks cuDNN for deterministic kernels; sets
+    ``CUBLAS_WORKSPACE_CONFIG`` so cuBLAS is deterministic on CUDA >= 10.2. Lightning trainers made
+    by :func:`make_trainer` keep the same setting.
+
+    What is deterministic, then: on CPU, a rerun with the same code, library versions, machine type
+    and *torch thread count* gives bitwise the same numbers (data order comes from seeded
+    generators: :func:`batch_loader`, :class:`TensorDataModule`; DataLoaders use no worker
+    processes; :func:`run_in_workers` returns results in argument order and each task seeds itself).
+    Under ``paperlib reproduce`` the kernel also runs with ``PYTHONHASHSEED=0``, so the iteration
+    order of sets of strings repeats; an interactive kernel has a random hash seed.
+
+    What is not: a different thread count (parallel reductions add in another order), another CPU
+    type or another torch/MKL/oneDNN build can move results in the last bits, and training can
+    amplify that; on GPUs, ops listed as nondeterministic in ``torch.use_deterministic_algorithms``
+    (they warn) and multi-device reductions. Comparisons across such changes need a stated tolerance
+    (``tests/golden/<paper>.json``, ``paperlib verify``).
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -31,6 +52,11 @@ def seed_everything(seed: int) -> torch.Generator:
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
     os.environ["PL_GLOBAL_SEED"] = str(seed)
+    # https://docs.nvidia.com/cuda/cublas/index.html#results-reproducibility (must precede cuBLAS' first use)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
     return torch.Generator().manual_seed(seed)
 
 
@@ -50,7 +76,8 @@ def quiet_lightning() -> None:
 
 @dataclass
 class TrainerConfig:
-    """The trainer part of a profile. ``devices`` may be an int or ``"auto"``."""
+    """Trainer settings. ``devices`` may be an int or ``"auto"``. ``deterministic``: torch's
+    deterministic algorithms where they exist (ops without one warn), as :func:`seed_everything`."""
 
     accelerator: str = "cpu"
     devices: Any = 1
@@ -63,7 +90,7 @@ class TrainerConfig:
 
 
 def make_trainer(cfg: TrainerConfig | dict | None = None, **overrides: Any) -> L.Trainer:
-    """A ``lightning.Trainer`` from a profile's trainer settings, quiet and without checkpoints.
+    """A ``lightning.Trainer`` from trainer settings, quiet and without checkpoints.
 
     ``overrides`` go straight to ``lightning.Trainer`` (e.g. ``max_epochs``, ``callbacks``).
     """
@@ -81,7 +108,9 @@ def make_trainer(cfg: TrainerConfig | dict | None = None, **overrides: Any) -> L
         devices=cfg.devices,
         strategy=cfg.strategy,
         precision=cfg.precision,
-        deterministic=cfg.deterministic,
+        # "warn": deterministic algorithms with warn_only, as seed_everything (True would make ops
+        # without a deterministic version fail, and would change the global setting for later code)
+        deterministic="warn" if cfg.deterministic else False,
         max_epochs=cfg.max_epochs,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,

@@ -28,4 +28,11 @@ if ! command -v cmemit >/dev/null && command -v apt-get >/dev/null; then
   { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq infernal >/dev/null; } \
     || echo "setup: could not install infernal (needed by the rnafm paper): apt-get install infernal, or conda install -c bioconda infernal" >&2
 fi
+# Debian chromium for the real-browser test of the JupyterLab path (tests/test_browser_lab.py, driven by
+# PyPI playwright; Playwright's own browser download cannot work offline). Optional: the test skips without it.
+if [ ! -x /usr/lib/chromium/chromium ] && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; } \
+    || echo "setup: could not install chromium; the browser test will be skipped" >&2
+fi
 echo "setup: done (.venv ready)" >&2

@@ -3,9 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ -d ../shared/data ] && [ -z "${PAPERLIB_DATA_DIR:-}" ]; then
-  export PAPERLIB_DATA_DIR="$(cd ../shared/data && pwd)"
-fi
 # Caches (derived data, checkpoints) of a test run stay out of the user's cache.
 export PAPERLIB_CACHE_DIR="${PAPERLIB_CACHE_DIR:-$PWD/.cache-test}"
 set +e

@@ -8,7 +8,7 @@ from paperlib.alol.review import PRODUCTS, ReviewPrompt, make_review_data, rewar
 from paperlib.alol.tasks import ArithmeticTask, get_task
 from paperlib.alol.trainer import OfflineConfig, distinct_n, train_offline
 from paperlib.alol.value import fit_value_head, prompt_states
-from paperlib.data import arithmetic as task
+from paperlib.data import arithmetic
 from paperlib.nn.gpt import GPT, GPTConfig
 
 
@@ -39,9 +39,9 @@ def test_offline_data_mixes_sources_and_pairs_responses():
 
 def test_value_head_fits_a_prompt_dependent_target():
     torch.manual_seed(0)
-    ref = GPT(GPTConfig(vocab_size=task.VOCAB_SIZE, block_size=48, n_layer=1, n_head=2, n_embd=16))
-    probs = task.sample_problems(200, 0, 3, 5, 2, width=3, min_digits=2)
-    x, xm, _ = task.encode_batch([p.prompt for p in probs])
+    ref = GPT(GPTConfig(vocab_size=arithmetic.VOCAB_SIZE, block_size=48, n_layer=1, n_head=2, n_embd=16))
+    probs = arithmetic.sample_problems(200, 0, 3, 5, 2, width=3, min_digits=2)
+    x, xm, _ = arithmetic.encode_batch([p.prompt for p in probs])
     h = prompt_states(ref, x, xm)
     target = np.array([0.9 if len(p.terms) == 3 else 0.1 for p in probs])  # learnable from the prompt length
     head, hist = fit_value_head(h, xm, target, epochs=30, lr=3e-3)
@@ -56,10 +56,10 @@ def test_value_head_fits_a_prompt_dependent_target():
                                     "a_lol_ref_free", "dpo"])
 def test_every_method_trains_and_selects_on_dev(method):
     torch.manual_seed(0)
-    ref = GPT(GPTConfig(vocab_size=task.VOCAB_SIZE, block_size=96, n_layer=1, n_head=2, n_embd=16)).eval()
+    ref = GPT(GPTConfig(vocab_size=arithmetic.VOCAB_SIZE, block_size=96, n_layer=1, n_head=2, n_embd=16)).eval()
     data = make_offline_data(40, 0, max_terms=4)
     adv = data.rewards - 0.5
-    dev = [p for p in task.sample_problems(8, 1, 3, 4, 2, width=3, min_digits=2)]
+    dev = [p for p in arithmetic.sample_problems(8, 1, 3, 4, 2, width=3, min_digits=2)]
     out = train_offline(ref, ArithmeticTask(max_new_tokens=30), data,
                         OfflineConfig(method=method, steps=6, batch_size=4, eval_every=3), dev, advantages=adv)
     assert out["history"]["step"][0] == 0 and len(out["history"]["dev_reward"]) >= 2
@@ -70,7 +70,7 @@ def test_every_method_trains_and_selects_on_dev(method):
 
 
 def test_advantage_methods_need_advantages_and_unknown_methods_fail():
-    ref = GPT(GPTConfig(vocab_size=task.VOCAB_SIZE, block_size=96, n_layer=1, n_head=2, n_embd=16))
+    ref = GPT(GPTConfig(vocab_size=arithmetic.VOCAB_SIZE, block_size=96, n_layer=1, n_head=2, n_embd=16))
     data = make_offline_data(5, 0, max_terms=3)
     with pytest.raises(ValueError, match="needs advantages"):
         train_offline(ref, ArithmeticTask(), data, OfflineConfig(method="a_lol", steps=1), [], advantages=None)

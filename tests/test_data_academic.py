@@ -69,3 +69,34 @@ def test_real_datasets_match_their_source_counts():
     assert counts["scicite"] == {"train": 8243, "dev": 916, "test": 1861}
     assert counts["csabstruct"] == {"train": 11333, "dev": 2026, "test": 1349}
     assert counts["scierc"] == {"train": 5572, "dev": 808, "test": 1683}  # mentions, as in SOURCE.md
+
+
+def test_as_dataset_is_an_arrow_dataset_with_class_names_and_is_cached(tmp_path, monkeypatch):
+    import datasets
+
+    from paperlib.data import academic
+
+    monkeypatch.setenv("PAPERLIB_CACHE_DIR", str(tmp_path))
+    ds = academic.as_dataset("acl-arc", "dev")
+    assert isinstance(ds, datasets.Dataset) and len(ds) == 114  # SOURCE.md's count
+    assert ds.features["label"].names == academic.LABELS["acl-arc"]
+    plain = academic.load_split("acl-arc", "dev")
+    assert ds[0]["text"] == plain[0].text and ds[0]["label"] == plain[0].label
+    again = academic.as_dataset("acl-arc", "dev")
+    assert again.cache_files and again.cache_files[0]["filename"].startswith(str(tmp_path))
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_load_hub_offline_is_a_clear_error(monkeypatch):
+    import datasets
+
+    from paperlib.data import MissingDataError, academic
+
+    def offline(*a, **k):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(MissingDataError, match="allenai/scicite.*as_dataset"):
+        academic.load_hub("scicite", "test")
+    with pytest.raises(ValueError, match="no hub copy"):
+        academic.load_hub("scierc", "test")

@@ -118,6 +118,7 @@ def test_claim_combines_its_conditions():
     assert ev(noisy, down) == "contradicted"
     assert ev(up, noisy) == "inconclusive"
     assert ev(up, [0.3, 0.3]) == "not_assessed"  # too few seeds
+    assert ev(down, [0.3, 0.3]) == "contradicted"  # a contradiction is not hidden by a missing condition
 
 
 def test_a_misspelt_measurement_is_an_error_not_a_quiet_not_assessed():

@@ -15,7 +15,7 @@ def _have_sources():
     return shutil.which("cmemit") is not None
 
 
-@pytest.mark.skipif(not _have_sources(), reason="needs ../shared/data/rna-fm-tutorial and Debian infernal")
+@pytest.mark.skipif(not _have_sources(), reason="needs data/rna-fm-tutorial and Debian infernal")
 def test_held_out_families_never_reach_pretraining():
     from paperlib.rnafm.corpus import HELD_OUT_FAMILIES, HELD_OUT_TYPES, CorpusConfig, build_corpus
 

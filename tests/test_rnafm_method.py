@@ -111,6 +111,34 @@ def test_checkpoint_round_trip_and_config_mismatch(tmp_path):
                                                         ffn_embed_dim=32, max_positions=64))
 
 
+def test_the_committed_checkpoint_loads_as_the_cpu_pretraining_scale():
+    # its manifest predates the rename and names the scale under "profile"
+    from paperlib.rnafm.pretrain import load_scale_checkpoint, manifest_scale
+
+    model, manifest = load_scale_checkpoint("cpu")
+    assert "scale" not in manifest and manifest_scale(manifest) == "cpu"
+    assert model.cfg.num_layers == 4 and model.cfg.embed_dim == 128
+    assert manifest["tokens_seen"] == 9862422
+
+
+def test_a_checkpoint_of_another_pretraining_scale_is_refused(tmp_path):
+    from dataclasses import asdict
+
+    from paperlib.rnafm.pretrain import CORPORA, SCALES, load_scale_checkpoint
+
+    m = RNAFM(RNAFMConfig(**SCALES["tiny"].model)).eval()
+    corpus = asdict(CORPORA["tiny"])
+    save_checkpoint(tmp_path / "new.pt", m, {"scale": "tiny", "corpus_config": corpus})
+    assert load_scale_checkpoint("tiny", tmp_path / "new.pt")[1]["scale"] == "tiny"
+    save_checkpoint(tmp_path / "old.pt", m, {"profile": "tiny", "corpus_config": corpus})  # before the rename
+    assert load_scale_checkpoint("tiny", tmp_path / "old.pt")[1]["profile"] == "tiny"
+    save_checkpoint(tmp_path / "other.pt", m, {"scale": "paper", "corpus_config": corpus})
+    with pytest.raises(ValueError, match="pretrained at scale 'paper', not 'tiny'.*--scale tiny"):
+        load_scale_checkpoint("tiny", tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="unknown pretraining scale 'huge'"):
+        load_scale_checkpoint("huge", tmp_path / "new.pt")
+
+
 def test_pairwise_head_is_symmetric_and_learns_a_toy_pairing():
     rng = np.random.default_rng(0)
     feats, pairs = [], []

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data import arithmetic as task
+from ..data import arithmetic
 
 SOURCES = ("correct", "sloppy", "wrong")
 MIXES = {"main": {"correct": 0.3, "sloppy": 0.4, "wrong": 0.3},
@@ -32,9 +32,9 @@ MIXES = {"main": {"correct": 0.3, "sloppy": 0.4, "wrong": 0.3},
 def partial_credit(terms: list[int], response: str) -> float:
     """0.5 * (right steps before the first wrong one) / steps + 0.5 * (final answer right)."""
     n = len(terms) - 1
-    first = task.first_wrong_step(terms, response)
+    first = arithmetic.first_wrong_step(terms, response)
     right = n if first is None else first
-    return 0.5 * right / n + 0.5 * task.verify(terms, response)
+    return 0.5 * right / n + 0.5 * arithmetic.verify(terms, response)
 
 
 def add_without_carries(a: int, b: int) -> int:
@@ -46,9 +46,9 @@ def add_without_carries(a: int, b: int) -> int:
     return out
 
 
-def carry_free_solution(terms: list[int], width: int) -> task.Problem:
+def carry_free_solution(terms: list[int], width: int) -> arithmetic.Problem:
     """The ``wrong`` source: every step adds without carrying; later steps continue from it."""
-    prob = task.Problem(list(terms), width=width)
+    prob = arithmetic.Problem(list(terms), width=width)
     left = terms[0]
     for i, t in enumerate(terms[1:]):
         written = add_without_carries(left, t)
@@ -107,13 +107,13 @@ def make_offline_data(n_prompts: int, seed: int, mix: str | dict = "main", respo
     rng = np.random.default_rng(seed)
     problems, responses, sources = [], [], []
     for _ in range(n_prompts):
-        terms = task.make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), 2, 0.0, width, min_digits=2).terms
+        terms = arithmetic.make_problem(rng, int(rng.integers(min_terms, max_terms + 1)), 2, 0.0, width, min_digits=2).terms
         for _ in range(responses_per_prompt):
             src = names[int(rng.choice(len(names), p=probs))]
             if src == "wrong":
                 p = carry_free_solution(terms, width)
             else:
-                p = task.solve(terms, rng, 1.0 if src == "sloppy" else 0.0, width)
+                p = arithmetic.solve(terms, rng, 1.0 if src == "sloppy" else 0.0, width)
             problems.append(p)
             responses.append(p.solution)
             sources.append(src)

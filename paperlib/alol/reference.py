@@ -3,13 +3,12 @@ response, whatever its reward), as the official code's reference is the NLL-trai
 (``-algo nll``); cached by everything that determines its weights."""
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
 
 import torch
 
+from ..cache import artifact_key
 from ..data import cache_dir
 from ..nn.gpt import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
@@ -55,7 +54,7 @@ def _rows(task, data: OfflineData, block_size: int):
 def train_reference(task, data: OfflineData, cfg: ReferenceConfig, data_key: str, use_cache: bool = True, log=print):
     """pi_ref for ``data`` (identified by ``data_key``, e.g. its generator arguments). Returns
     (model in eval mode, info)."""
-    key = hashlib.sha256(json.dumps({"cfg": asdict(cfg), "task": task.name, "block": task.block_size, "data": data_key}, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key("alol/reference", {"cfg": asdict(cfg), "task": task.name, "block": task.block_size, "data": data_key}, __name__, type(task).__module__)
     path = cache_dir("alol", "reference") / f"{key}.pt"
     if use_cache and path.exists():
         model, info = load_checkpoint(path, cfg.gpt_config(task))

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import OfflineData, mix_probabilities
-from .tasks import Task
 
 PRODUCTS = {
     "phone": ["battery", "screen", "charger", "case"],
@@ -182,24 +181,6 @@ def reward_terms(product: str, response: str) -> dict:
 def review_reward(product: str, response: str) -> float:
     """The sum of the four terms, in [0, 4]."""
     return float(sum(reward_terms(product, response).values()))
-
-
-class ReviewTask(Task):
-    name = "review"
-    vocab_size = len(VOCAB)
-    PAD, BOS, EOS = PAD, BOS, EOS
-    max_new_tokens = 48
-    block_size = 64
-    max_value = 4.0
-
-    def encode(self, text: str) -> list[int]:
-        return encode(text)
-
-    def decode(self, ids) -> str:
-        return decode(ids)
-
-    def reward(self, problem: ReviewPrompt, response: str) -> float:
-        return review_reward(problem.product, response)
 
 
 def make_review_data(n_prompts: int, seed: int, mix: str | dict = "main", responses_per_prompt: int = 2) -> OfflineData:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..data import arithmetic as _arith
 from ..nn.gpt import pack_prompts
+from . import review as _review
 from .data import partial_credit
 
 
@@ -53,11 +54,29 @@ class ArithmeticTask(Task):
         return partial_credit(problem.terms, response)
 
 
+class ReviewTask(Task):
+    """Task 2: short product reviews, reward = the sum of four programs (``paperlib.alol.review``)."""
+    name = "review"
+    vocab_size = len(_review.VOCAB)
+    PAD, BOS, EOS = _review.PAD, _review.BOS, _review.EOS
+    max_new_tokens = 48
+    block_size = 64
+    max_value = 4.0
+
+    def encode(self, text: str) -> list[int]:
+        return _review.encode(text)
+
+    def decode(self, ids) -> str:
+        return _review.decode(ids)
+
+    def reward(self, problem: _review.ReviewPrompt, response: str) -> float:
+        return _review.review_reward(problem.product, response)
+
+
 def get_task(name: str):
     """The task called ``name`` (``arithmetic`` or ``review``)."""
     if name == "arithmetic":
         return ArithmeticTask()
     if name == "review":
-        from .review import ReviewTask
         return ReviewTask()
     raise ValueError(f"unknown A-LoL task {name!r}; valid: ['arithmetic', 'review']")

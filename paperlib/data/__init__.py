@@ -2,9 +2,10 @@
 
 Two settings, both environment variables:
 
-* ``PAPERLIB_DATA_DIR``: raw datasets gathered for paperlib (read only). ``.ci/run`` points it at
-  ``../shared/data`` when that folder exists; unset, paperlib uses ``../shared/data`` beside the
-  checkout if it exists, else ``~/.cache/paperlib/data``.
+* ``PAPERLIB_DATA_DIR``: raw datasets (read only). Unset, paperlib reads the small datasets that
+  travel with the repository, ``data/`` at the checkout's top (each folder with its SOURCE.md,
+  LICENSE and SHA256SUMS); outside a checkout, ``~/.cache/paperlib/data``. Large or online-only
+  data (CIFAR, the original US-Temp, SciBERT, ...) download when online into the cache below.
 * ``PAPERLIB_CACHE_DIR``: what paperlib derives or downloads (Arrow caches, checkpoints), each
   keyed by what produced it. Default: ``~/.cache/paperlib/cache``.
 """
@@ -21,12 +22,42 @@ class MissingDataError(FileNotFoundError):
     """A dataset is not where paperlib looked; the message says how to get it."""
 
 
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"  # the checkout's data/ folder
+
+
 def data_dir() -> Path:
-    """The raw-data directory: ``$PAPERLIB_DATA_DIR``, else ``../shared/data`` beside the checkout."""
+    """The raw-data directory: ``$PAPERLIB_DATA_DIR``, else the checkout's ``data/``."""
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return shared if shared.is_dir() else Path.home() / ".cache" / "paperlib" / "data"
+    return REPO_DATA if REPO_DATA.is_dir() else Path.home() / ".cache" / "paperlib" / "data"
+
+
+def verify_checksums(folder: Path) -> list[str]:
+    """Problems with a dataset folder: files whose SHA-256 differs from its SHA256SUMS, files listed
+    there but missing, data files not listed, and a missing SOURCE.md or LICENSE. Empty when sound."""
+    import hashlib
+
+    folder = Path(folder)
+    problems = [f"{folder}: no {name}" for name in ("SOURCE.md", "LICENSE", "SHA256SUMS")
+                if not (folder / name).is_file()]
+    if problems:
+        return problems
+    listed = {}
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            listed[name.strip().lstrip("*")] = digest
+    for name, digest in listed.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{path}: listed in SHA256SUMS but missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            problems.append(f"{path}: SHA-256 differs from SHA256SUMS (corrupted or edited)")
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel not in listed and rel not in ("SOURCE.md", "LICENSE", "SHA256SUMS"):
+            problems.append(f"{path}: not listed in SHA256SUMS")
+    return problems
 
 
 def cache_dir(*parts: str) -> Path:

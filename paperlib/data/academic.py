@@ -202,3 +202,59 @@ def pretraining_sentences(tasks=TASKS) -> list[str]:
                 seen.add(ex.text)
                 out.append(ex.text)
     return out
+
+
+#: Hugging Face hub copies of the original datasets, for users who are online (``load_hub``).
+HUB_IDS = {"scicite": "allenai/scicite"}
+
+
+def as_dataset(task: str, split: str, root: Path | None = None):
+    """One split as a Hugging Face ``datasets.Dataset`` (columns ``text``, ``label`` as a ClassLabel with
+    the task's names, ``term``), saved as Arrow under the cache directory, keyed by the SHA-256 sums of
+    the source files, so a second call memory-maps it instead of parsing the text again."""
+    import hashlib
+
+    import datasets
+
+    from . import cache_dir
+
+    folder = Path(root) if root is not None else dataset_path(task)
+    sums = folder / "SHA256SUMS"
+    source = sums.read_bytes() if sums.is_file() else b"".join(
+        p.name.encode() + p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+    key = hashlib.sha256(source + task.encode() + split.encode()).hexdigest()[:16]
+    path = cache_dir("academic", f"{task}-{split}-{key}")
+    if (path / "dataset_info.json").is_file():
+        return datasets.load_from_disk(str(path))
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=LABELS[task]),
+                                  "term": datasets.Value("string")})
+    rows = [{"text": ex.text, "label": ex.label, "term": ex.term} for ex in load_split(task, split, folder)]
+    ds = datasets.Dataset.from_list(rows, features=features)
+    tmp = path.with_name(path.name + ".tmp")
+    ds.save_to_disk(str(tmp))
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    tmp.rename(path)  # a half-written cache never looks complete
+    return datasets.load_from_disk(str(path))
+
+
+def load_hub(task: str, split: str):
+    """The original dataset from the Hugging Face hub (online only), as ``datasets`` loads it.
+
+    Only SciCite has an official hub copy (``allenai/scicite``); its columns are the original JSONL's
+    (``string``, ``label``, ...), not this module's. Offline, raises MissingDataError naming what to fetch.
+    """
+    if task not in HUB_IDS:
+        raise ValueError(f"{task} has no hub copy; use as_dataset({task!r}, {split!r}) (the repository's data/)")
+    import datasets
+
+    hub_split = {"dev": "validation"}.get(split, split)
+    try:
+        return datasets.load_dataset(HUB_IDS[task], split=hub_split)
+    except (ConnectionError, OSError) as err:
+        raise MissingDataError(f"could not load {HUB_IDS[task]} from the Hugging Face hub ({type(err).__name__}: "
+                               f"{err}). Go online once (it is cached under ~/.cache/huggingface), or use "
+                               f"as_dataset({task!r}, {split!r}), which reads the copy in data/academic/.") from None

@@ -200,3 +200,15 @@ def encode_batch(prompts: list[str], responses: list[str] | None = None, device=
 
     tails = [encode(r) + [EOS] for r in responses] if responses is not None else None
     return pack_prompts([[BOS] + encode(p) for p in prompts], tails, PAD, device)
+
+
+def as_dataset(problems: list[Problem]):
+    """Problems as a Hugging Face ``datasets.Dataset`` (columns ``prompt``, ``solution``, ``answer``,
+    ``terms``, ``first_error`` (-1 when every step is right)): the generated task set in the
+    field's format, for reuse in a user's own training code (``.to_pandas()``, ``.save_to_disk()``)."""
+    import datasets
+
+    return datasets.Dataset.from_dict({
+        "prompt": [p.prompt for p in problems], "solution": [p.solution for p in problems],
+        "answer": [p.answer for p in problems], "terms": [list(p.terms) for p in problems],
+        "first_error": [-1 if p.first_error is None else p.first_error for p in problems]})

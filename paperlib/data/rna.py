@@ -1,6 +1,6 @@
 """RNA sequences and structures: FASTA, Stockholm alignments, dot-bracket / WUSS structures, Infernal.
 
-Sources (see ../shared/ASSETS.md):
+Sources (the FASTA files are in the repository's data/rna-fm-tutorial/):
 
 * ``rna-fm-tutorial`` under the data directory: FASTA from the RNA-FM repository's tutorial (5S
   rRNA, tRNA, RNase P, a 1,400-sequence RNAcentral sample whose headers carry the RNA type).

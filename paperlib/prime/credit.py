@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..nn.gpt import GPT, response_log_probs
-from ..data import arithmetic as task
+from ..data import arithmetic
 
 
 def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int, p_slip: float,
@@ -25,7 +25,7 @@ def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digit
     """``n`` generated solutions with at least one forgotten carry (first wrong step known)."""
     out, s = [], seed
     while len(out) < n:
-        out += [p for p in task.sample_problems(4 * n, s, min_terms, max_terms, max_digits, p_slip, width,
+        out += [p for p in arithmetic.sample_problems(4 * n, s, min_terms, max_terms, max_digits, p_slip, width,
                                                     min_digits=min_digits)
                 if p.first_error is not None]
         s += 1
@@ -34,7 +34,7 @@ def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digit
 
 def encode_with_responses(problems, device="cpu"):
     """Left-padded prompts followed by the given solutions (+ EOS), right-padded."""
-    return task.encode_batch([p.prompt for p in problems], [p.solution for p in problems], device)
+    return arithmetic.encode_batch([p.prompt for p in problems], [p.solution for p in problems], device)
 
 
 @torch.no_grad()
@@ -48,7 +48,7 @@ def lowest_step_hits(token_scores: torch.Tensor, tokens: torch.Tensor, prompt_le
     hits = []
     for i, p in enumerate(problems):
         resp = tokens[i, prompt_len:].tolist()
-        spans = task.step_spans(resp)
+        spans = arithmetic.step_spans(resp)
         step_scores = [float(token_scores[i, a:b].sum()) for a, b in spans]
         hits.append(int(int(np.argmin(step_scores)) == p.first_error))
     return np.array(hits)

@@ -2,17 +2,16 @@
 through Lightning, cached by everything that determines the weights."""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass
 
 import torch
 
+from ..cache import artifact_key
 from ..data import cache_dir
 from ..nn.gpt import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from ..training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
-from ..data import arithmetic as task
+from ..data import arithmetic
 
 
 @dataclass
@@ -35,16 +34,16 @@ class SFTConfig:
     seed: int = 1234
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return artifact_key("prime/sft", asdict(self), __name__)
 
     def gpt_config(self) -> GPTConfig:
-        return GPTConfig(vocab_size=task.VOCAB_SIZE, block_size=self.block_size, n_layer=self.n_layer,
+        return GPTConfig(vocab_size=arithmetic.VOCAB_SIZE, block_size=self.block_size, n_layer=self.n_layer,
                          n_head=self.n_head, n_embd=self.n_embd)
 
 
 def encode_prompts(problems, device="cpu"):
     """BOS + prompt for each problem, left-padded: (tokens (B, P), real-token mask)."""
-    tokens, mask, _ = task.encode_batch([p.prompt for p in problems], device=device)
+    tokens, mask, _ = arithmetic.encode_batch([p.prompt for p in problems], device=device)
     return tokens, mask
 
 
@@ -53,14 +52,14 @@ def encode_solutions(problems, block_size: int):
     is a solution token (the SFT loss is on the response only)."""
     rows, masks = [], []
     for p in problems:
-        prompt = [task.BOS] + task.encode(p.prompt)
-        full = prompt + task.encode(p.solution) + [task.EOS]
+        prompt = [arithmetic.BOS] + arithmetic.encode(p.prompt)
+        full = prompt + arithmetic.encode(p.solution) + [arithmetic.EOS]
         if len(full) > block_size:
             raise ValueError(f"a worked solution of {len(full)} tokens exceeds block_size={block_size}")
         rows.append(full)
         masks.append([0] * (len(prompt) - 1) + [1] * (len(full) - len(prompt)))
     T = max(map(len, rows))
-    tokens = torch.full((len(rows), T), task.PAD, dtype=torch.long)
+    tokens = torch.full((len(rows), T), arithmetic.PAD, dtype=torch.long)
     loss_mask = torch.zeros((len(rows), T - 1), dtype=torch.bool)
     for i, (r, m) in enumerate(zip(rows, masks)):
         tokens[i, :len(r)] = torch.tensor(r)
@@ -72,7 +71,7 @@ def entropy_floor(problems, p_slip: float) -> float:
     """The lowest achievable SFT loss (nats per response token) on these data: each carry into
     the slip column is a coin flip with probability ``p_slip``; every other token is determined."""
     h = 0.0 if p_slip in (0.0, 1.0) else -(p_slip * math.log(p_slip) + (1 - p_slip) * math.log(1 - p_slip))
-    decisions = sum(1 for prob in problems for l, t, _ in prob.steps if 1 in task.carries(l, t))
+    decisions = sum(1 for prob in problems for l, t, _ in prob.steps if 1 in arithmetic.carries(l, t))
     tokens = sum(len(prob.solution) + 1 for prob in problems)
     return decisions * h / tokens
 
@@ -95,12 +94,12 @@ def train_sft(cfg: SFTConfig, trainer_cfg: dict | None = None, use_cache: bool =
         log(f"SFT model loaded from cache {path.name} ({model.num_params():,} parameters)")
         return model, info
     seed_everything(cfg.seed)
-    module = NextTokenModule(GPT(cfg.gpt_config()), cfg.lr, pad_id=task.PAD)
+    module = NextTokenModule(GPT(cfg.gpt_config()), cfg.lr, pad_id=arithmetic.PAD)
     t0 = time.time()
     used, rounds, floor, converged = 0, 0, float("nan"), False
     while used < cfg.max_examples:
         n = min(cfg.chunk_examples, cfg.max_examples - used)
-        problems = task.sample_problems(n, cfg.seed + rounds, cfg.min_terms, cfg.max_terms, cfg.max_digits,
+        problems = arithmetic.sample_problems(n, cfg.seed + rounds, cfg.min_terms, cfg.max_terms, cfg.max_digits,
                                         cfg.p_slip, cfg.width, min_digits=cfg.min_digits)
         floor = entropy_floor(problems, cfg.p_slip)
         tokens, loss_mask = encode_solutions(problems, cfg.block_size)

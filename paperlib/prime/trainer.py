@@ -27,7 +27,7 @@ import torch
 
 from ..nn.gpt import GPT, generate, response_log_probs
 from ..rl import ppo_clip_loss, rloo_returns
-from ..data import arithmetic as task
+from ..data import arithmetic
 from .prm import accuracy_filter, batch_norm_scores, implicit_process_reward, pairwise_accuracy, prm_loss
 from .sft import encode_prompts
 
@@ -98,7 +98,7 @@ class PromptStream:
 
     def take(self, n: int):
         c = self.cfg
-        return [task.make_problem(self.rng, int(self.rng.integers(c.min_terms, c.max_terms + 1)), c.max_digits,
+        return [arithmetic.make_problem(self.rng, int(self.rng.integers(c.min_terms, c.max_terms + 1)), c.max_digits,
                                   width=c.width, min_digits=c.min_digits) for _ in range(n)]
 
 
@@ -106,10 +106,10 @@ def rollout(policy: GPT, problems, cfg: RLConfig, gen: torch.Generator) -> Rollo
     """K samples for each problem, groups contiguous, verified."""
     rep = [p for p in problems for _ in range(cfg.n_samples)]
     x, xm = encode_prompts(rep, cfg.device)
-    tokens, mask = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, pad_id=task.PAD,
-                            temperature=cfg.temperature, generator=gen, banned_ids=(task.BOS,))
+    tokens, mask = generate(policy, x, xm, cfg.max_new_tokens, arithmetic.EOS, pad_id=arithmetic.PAD,
+                            temperature=cfg.temperature, generator=gen, banned_ids=(arithmetic.BOS,))
     P = x.shape[1]
-    acc = torch.tensor([task.verify(p.terms, task.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)],
+    acc = torch.tensor([arithmetic.verify(p.terms, arithmetic.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)],
                        device=tokens.device)
     return Rollouts(tokens, mask, P, acc, rep)
 
@@ -121,7 +121,7 @@ def cat_rollouts(parts: list[Rollouts]) -> Rollouts:
     toks, masks = [], []
     for r in parts:
         lp, lr = P - r.prompt_len, L - (r.tokens.shape[1] - r.prompt_len)
-        toks.append(torch.nn.functional.pad(r.tokens, (lp, lr), value=task.PAD))
+        toks.append(torch.nn.functional.pad(r.tokens, (lp, lr), value=arithmetic.PAD))
         masks.append(torch.nn.functional.pad(r.mask, (lp, lr), value=False))
     return Rollouts(torch.cat(toks), torch.cat(masks), P, torch.cat([r.acc for r in parts]),
                     [p for r in parts for p in r.problems])
@@ -151,10 +151,10 @@ def evaluate(policy: GPT, problems, cfg: RLConfig, greedy: bool = False, samples
     reps = 1 if greedy else samples
     rep = [p for p in problems for _ in range(reps)]
     x, xm = encode_prompts(rep, cfg.device)
-    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, greedy=greedy, temperature=cfg.temperature,
-                         generator=torch.Generator().manual_seed(seed), banned_ids=(task.BOS,))
+    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, arithmetic.EOS, greedy=greedy, temperature=cfg.temperature,
+                         generator=torch.Generator().manual_seed(seed), banned_ids=(arithmetic.BOS,))
     P = x.shape[1]
-    return float(np.mean([task.verify(p.terms, task.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)]))
+    return float(np.mean([arithmetic.verify(p.terms, arithmetic.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)]))
 
 
 def prm_step(prm: GPT, ref: GPT, r: Rollouts, cfg: RLConfig, opt: torch.optim.Optimizer | None):

@@ -33,8 +33,8 @@ difference when ``minus`` is given) in the paper's direction, with the practical
   lies wholly outside it; else inconclusive.
 
 A claim is reproduced when all its conditions are, contradicted when any is, else inconclusive;
-``not_assessed`` when a condition has too few finite seed values (fewer than ``MIN_SEEDS``), and
-when a control is not reproduced ("the set-up cannot show this effect"). An inconclusive or
+``not_assessed`` when a control is not reproduced ("the set-up cannot show this effect"), and when
+no condition is contradicted but one has too few finite seed values (fewer than ``MIN_SEEDS``). An inconclusive or
 not-reproduced condition reports ``mde``, the smallest true effect its test would detect with 80%
 power at the observed seed sd and n, and ``seeds_needed``, the number of seeds at which that
 effect shrinks to the paper's effect (or the margin). A condition naming a measurement that was
@@ -299,13 +299,13 @@ def _combine(entry: dict, measurements: Mapping[str, Sequence[float]]) -> dict:
         verdict = "not_assessed"
         note = "the set-up cannot show this effect: control " + "; ".join(
             f"{c['measurement']} is {c['verdict'].replace('_', ' ')}" for c in failed_controls)
+    elif "contradicted" in verdicts:  # one contradicted condition settles it, whatever else is missing
+        verdict = "contradicted"
     elif "not_assessed" in verdicts:
         verdict = "not_assessed"
-        note = "; ".join(c["note"] for c in conds if c["verdict"] == "not_assessed")
+        note = "; ".join(dict.fromkeys(c["note"] for c in conds if c["verdict"] == "not_assessed"))
     elif all(v == "reproduced" for v in verdicts):
         verdict = "reproduced"
-    elif "contradicted" in verdicts:
-        verdict = "contradicted"
     else:
         verdict = "inconclusive"
     first = conds[0]
@@ -354,7 +354,7 @@ def evaluate_spec(spec: Mapping[str, Any], measurements: Mapping[str, Sequence[f
 
 def summary(entries: list[dict]) -> str:
     """``2 reproduced, 1 contradicted, 1 inconclusive of 4`` (words only for verdicts that occur)."""
-    counts = {v: sum(e["verdict"] == v for e in entries) for v in VERDICTS}
+    counts = {v: sum(e.get("verdict", "not_assessed") == v for e in entries) for v in VERDICTS}
     parts = [f"{k} {v.replace('_', ' ')}" for v, k in counts.items() if k]
     return (", ".join(parts) + f" of {len(entries)}") if entries else "none"
 

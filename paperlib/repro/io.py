@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -88,17 +89,54 @@ def _git(root: Path, *args: str) -> str | None:
         return None
 
 
-def manifest(root: Path, started: dt.datetime, wall_s: float, hardware: dict | None = None) -> dict:
-    """Where and with what a run happened: git state, versions, hardware, time."""
+# Edits here cannot change a run's numbers: documentation, and what runs write (results, figures, golden values).
+NOT_INPUTS = ("*.md", "figures/*", "reproductions/*/results/*", "tests/golden/*")
+# Untracked files that a run may read: a new module, notebook or yaml file not yet committed.
+INPUT_FOLDERS = ("paperlib", "notebooks", "reproductions", "data", "pyproject.toml")
+
+
+def _porcelain(root: Path, *args: str) -> list[str] | None:
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", *args], cwd=root, capture_output=True, text=True,
+                             check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    # "XY path" or "XY old -> new"; the first columns are significant, so no strip()
+    return [line[3:].split(" -> ")[-1].strip('"') for line in out.splitlines() if line.strip()]
+
+
+def uncommitted_inputs(root: Path) -> list[str] | None:
+    """Files that differ from the commit a run would name: tracked changes anywhere, and untracked
+    files in the folders a run reads (``INPUT_FOLDERS``), less documentation and run outputs
+    (``NOT_INPUTS``). A notebook source edited in JupyterLab shows up here. None outside a git checkout."""
+    tracked = _porcelain(root, "--untracked-files=no")
+    untracked = _porcelain(root, "--untracked-files=all", "--", *INPUT_FOLDERS)
+    if tracked is None or untracked is None:
+        return None
+    paths = sorted(set(tracked) | set(untracked))
+    return [p for p in paths if not any(fnmatch.fnmatch(p, pat) for pat in NOT_INPUTS)]
+
+
+def manifest(root: Path, started: dt.datetime, wall_s: float, hardware: dict | None = None,
+             changes: list[str] | None | bool = False) -> dict:
+    """Where and with what a run happened: git state, versions, hardware, time.
+
+    ``changes``: the run's :func:`uncommitted_inputs` as seen when it started (looked up now if not
+    given); ``dirty`` is whether there were any, ``dirty_files`` lists them.
+    """
+    if changes is False:
+        changes = uncommitted_inputs(root)
     packages = {}
     for name in MANIFEST_PACKAGES:
         try:
             packages[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             packages[name] = None
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
     hw = {"cpu_count": os.cpu_count(), "gpu": None, "machine": platform.machine()}
     hw.update(hardware or {})
-    return {"git_sha": _git(root, "rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None,
-            "started": started.isoformat(timespec="seconds"), "wall_s": round(wall_s, 1),
-            "python": platform.python_version(), "packages": packages, "hardware": hw}
+    out = {"git_sha": _git(root, "rev-parse", "HEAD"), "dirty": bool(changes) if changes is not None else None,
+           "started": started.isoformat(timespec="seconds"), "wall_s": round(wall_s, 1),
+           "python": platform.python_version(), "packages": packages, "hardware": hw}
+    if changes:
+        out["dirty_files"] = changes[:100]
+    return out

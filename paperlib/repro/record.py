@@ -13,6 +13,10 @@ Used from inside a notebook::
 Under ``paperlib reproduce`` the runner sets ``PAPERLIB_RUN_DIR`` to a staging folder and moves
 what is written there into place only when the whole notebook succeeded. Opened interactively,
 a notebook writes to ``runs/<paper>/interactive/`` (git-ignored).
+
+A ``Run`` also points ``$PAPERLIB_ARTIFACT_LOG`` at a file in its folder, where
+:func:`paperlib.cache.artifact_key` notes every cached artefact the run loads or makes (key and
+code version, also from worker processes); ``save()`` records them under ``artifacts``.
 """
 from __future__ import annotations
 
@@ -25,12 +29,14 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
+from ..cache import ARTIFACT_LOG_ENV, read_artifact_log
 from . import claims as claims_mod
 from .io import atomic_write_json, atomic_write_text
 from .registry import repo_root
 
 RUN_DIR_ENV = "PAPERLIB_RUN_DIR"
 RECORD_FILE = "record.json"
+ARTIFACT_LOG = "artifacts.jsonl"
 
 
 class Run:
@@ -50,6 +56,9 @@ class Run:
         self.claims: list[dict] = []
         self.checks: list[dict] = []
         self.hardware: dict[str, Any] = {}
+        self.artifact_log = self.dir / ARTIFACT_LOG
+        self.artifact_log.unlink(missing_ok=True)  # a fresh run (an interactive rerun of the first cell too)
+        os.environ[ARTIFACT_LOG_ENV] = str(self.artifact_log)
 
     def metric(self, name: str, value: Any) -> Any:
         self.metrics[name] = _clean(value)
@@ -101,7 +110,7 @@ class Run:
         atomic_write_json(path, {"paper": self.paper, "params": _clean(self.params),
                                  "metrics": self.metrics, "measurements": self.measurements,
                                  "claims": self.claims, "checks": self.checks, "figures": self.figures,
-                                 "hardware": self.hardware})
+                                 "artifacts": read_artifact_log(self.artifact_log), "hardware": self.hardware})
         return path
 
 

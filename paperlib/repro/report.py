@@ -105,7 +105,7 @@ def _overview(results: list[dict]) -> str:
     lines = ["| paper | profile | claims | reproduced | contradicted | inconclusive | not assessed |",
              "|---|---|---|---|---|---|---|"]
     for res in results:
-        n = {v: sum(c["verdict"] == v for c in res["claims"]) for v in claims_mod.VERDICTS}
+        n = {v: sum(c.get("verdict", "not_assessed") == v for c in res["claims"]) for v in claims_mod.VERDICTS}
         lines.append(f"| {res['paper']} | {res['profile']} | {len(res['claims'])} | {n['reproduced']} | "
                      f"{n['contradicted']} | {n['inconclusive']} | {n['not_assessed']} |")
     return "\n".join(lines) + "\n\n"

@@ -5,6 +5,15 @@ jupytext notebook to .ipynb in a staging folder, execute it with an explicit ker
 staging folder as ``PAPERLIB_RUN_DIR``, then, only if every cell succeeded, write
 ``results.json`` (with the run's manifest) and move the executed notebook and figures into place.
 A failure leaves what was there before untouched and says which cell failed.
+
+The kernel starts with ``PYTHONHASHSEED=0`` (the iteration order of sets of strings then repeats
+from run to run, in the kernel and in the processes it spawns) and matplotlib's inline backend
+(figures are shown in the executed notebook, also when the caller's environment says ``Agg``).
+
+Results committed to the repository must name the code that produced them: a run of any profile
+but ``smoke`` into the repository (no ``--out``) is refused while the checkout has uncommitted
+inputs (:func:`paperlib.repro.io.uncommitted_inputs`: tracked changes, or a notebook or module not
+yet committed), unless ``allow_dirty``; then it warns and the manifest says ``dirty: true``.
 """
 from __future__ import annotations
 
@@ -16,16 +25,34 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .claims import claims_table
-from .io import atomic_write_json, manifest, replace_dir
+from jupyter_client.manager import KernelManager
+from traitlets import default
+
+from .claims import claims_table, summary
+from .io import atomic_write_json, manifest, replace_dir, uncommitted_inputs
 from .record import RECORD_FILE, RUN_DIR_ENV
 from .registry import Paper, ReproError, repo_root
 
 KERNEL = "python3"
+KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+# Progress bars and advisories that libraries print into an executed notebook (tqdm's "IProgress not
+# found", datasets' and transformers' bars); a user who sets these variables keeps their own values.
+QUIET_ENV = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
+             "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
+class IPCKernelManager(KernelManager):
+    """The kernel on a local socket (IPC) instead of TCP: nothing listens on the network, and the kernel
+    has no reason to print "Kernel is running over TCP without encryption" into the run's output."""
+
+    @default("transport")
+    def _default_transport(self):
+        return "ipc"
 
 
 @dataclass
@@ -50,25 +77,69 @@ class RunFailed(Exception):
 
 
 _BOOKKEEPING = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory",
-                "Executing notebook with kernel", "Unable to parse line")
+                "Executing notebook with kernel", "Unable to parse line", "Passed unknown parameter")
+
+
+class _Progress(logging.Filter):
+    """Papermill's bookkeeping out, a progress line per cell in: ``[compsum] cell 5/18, 12 s``."""
+
+    def __init__(self):
+        super().__init__()
+        self.slug, self.total, self.t0 = "", 0, time.perf_counter()
+
+    def start(self, slug: str, total: int) -> None:
+        self.slug, self.total, self.t0 = slug, total, time.perf_counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.getMessage())
+        if msg.startswith("Executing Cell") and self.total:
+            digits = "".join(ch for ch in msg[len("Executing Cell"):] if ch.isdigit())
+            record.msg, record.args = (f"[{self.slug}] cell {digits}/{self.total}, "
+                                       f"{time.perf_counter() - self.t0:.0f} s"), ()
+            record.progress = True
+            return True
+        # a figure's text stand-in ("<Figure size 580x420 with 1 Axes>"): the figure itself is in the notebook
+        if msg.startswith("<Figure size") and msg.rstrip().endswith("Axes>"):
+            return False
+        return msg.strip() != "" and not msg.startswith(_BOOKKEEPING)
 
 
 class _IndentFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "progress", False):
+            return record.getMessage()
         return "\n".join("  | " + line for line in record.getMessage().rstrip().splitlines())
 
 
-def _notebook_logger() -> None:
-    """Stream the notebook's own printed progress to the terminal, not papermill's bookkeeping."""
+_PROGRESS = _Progress()
+
+
+def _notebook_logger(stream: bool) -> None:
+    """Stream the notebook's own printed lines and a progress line per cell to the terminal, without
+    papermill's bookkeeping; quiet (``stream=False``): errors only."""
     log = logging.getLogger("papermill")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_IndentFormatter())
-        handler.addFilter(lambda rec: not str(rec.getMessage()).startswith(_BOOKKEEPING)
-                          and str(rec.getMessage()).strip() != "")
+        handler.addFilter(_PROGRESS)
         log.addHandler(handler)
         log.propagate = False
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.INFO if stream else logging.ERROR)
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """``os.environ`` with ``values`` set (the kernel inherits it), restored afterwards."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | None = None,
@@ -79,20 +150,22 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
+    changes = uncommitted_inputs(repo_root())  # as the run starts: what the manifest reports
     staging = Path(tempfile.mkdtemp(prefix=f"paperlib-{paper.slug}-{profile}-"))
     nb = jupytext.read(paper.notebook)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     source = staging / f"{paper.slug}.source.ipynb"
     jupytext.write(nb, source, fmt="ipynb")
     executed = staging / f"{paper.slug}.ipynb"
-    env_before = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = str(staging)
-    if stream:
-        _notebook_logger()
+    _notebook_logger(stream)
+    _PROGRESS.start(paper.slug, len(nb.cells) + 1)  # papermill adds the injected-parameters cell
+    quiet = {k: os.environ.get(k, v) for k, v in QUIET_ENV.items()}
     try:
-        pm.execute_notebook(source, executed, parameters=params, kernel_name=KERNEL,
-                            progress_bar=False, log_output=stream, cwd=str(paper.notebook.parent),
-                            request_save_on_cell_execute=True)
+        with _environment({RUN_DIR_ENV: str(staging), **KERNEL_ENV, **quiet}):
+            pm.execute_notebook(source, executed, parameters=params, kernel_name=KERNEL,
+                                progress_bar=False, log_output=stream, cwd=str(paper.notebook.parent),
+                                request_save_on_cell_execute=True,
+                                kernel_manager_class=f"{__name__}.IPCKernelManager")
     except pm.PapermillExecutionError as err:
         first = next((ln for ln in (err.source or "").splitlines() if ln.strip()), "")
         raise RunFailed(f"{paper.slug}: cell {err.cell_index} (execution count {err.exec_count}, "
@@ -102,22 +175,19 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
     except Exception as err:  # kernel died, could not start, ...
         raise RunFailed(f"{paper.slug}: the notebook did not run: {type(err).__name__}: {err}\n"
                         f"  staging folder kept at {staging}; earlier results were left untouched") from None
-    finally:
-        if env_before is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = env_before
     record_path = staging / RECORD_FILE
     if not record_path.exists():
         raise RunFailed(f"{paper.slug}: the notebook ran but never called run.save(), so there is no "
                         f"{RECORD_FILE}; executed notebook kept at {executed}")
     record = json.loads(record_path.read_text())
     results = {"paper": paper.slug, "profile": profile, "status": "ok",
-               "manifest": manifest(repo_root(), started, time.perf_counter() - t0, record.get("hardware")),
+               "manifest": manifest(repo_root(), started, time.perf_counter() - t0, record.get("hardware"),
+                                    changes),
                "params": record.get("params", params), "metrics": record.get("metrics", {}),
                "measurements": record.get("measurements", {}), "claims": record.get("claims", []),
                "checks": record.get("checks", []),
-               "figures": [f"{name}.png" for name in record.get("figures", [])]}
+               "figures": [f"{name}.png" for name in record.get("figures", [])],
+               "artifacts": record.get("artifacts", [])}
     _install(paper.slug, profile, staging, executed, results, Destination.for_run(paper.slug, profile, out))
     shutil.rmtree(staging, ignore_errors=True)
     return results
@@ -140,10 +210,62 @@ def _install(slug: str, profile: str, staging: Path, executed: Path, results: di
             replace_dir(fig_src, dest.figures)
 
 
-def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any], out: Path | None,
-              stream: bool = True) -> int:
-    """Validate every paper's parameters first, then run each; print the claims table. Exit code."""
-    plans = [(p, p.resolve(profile, overrides)) for p in papers]  # raises ReproError before any run
+def check_clean_tree(profile: str, out: Path | None, allow_dirty: bool) -> None:
+    """Refuse (ReproError) a run that would commit results from uncommitted code; see the module doc."""
+    if out is not None or profile == "smoke":
+        return
+    changes = uncommitted_inputs(repo_root())
+    if changes is None:
+        print(f"paperlib: warning: {repo_root()} is not a git checkout, so these {profile} results cannot "
+              "name the code that produced them", file=sys.stderr)
+        return
+    if not changes:
+        return
+    listing = "\n".join(f"    {p}" for p in changes[:20]) + ("\n    ..." if len(changes) > 20 else "")
+    if not allow_dirty:
+        raise ReproError(
+            f"the checkout has uncommitted changes that a run may read:\n{listing}\n"
+            f"  {profile} results written into the repository must come from committed code, so that their "
+            "git sha reproduces them. Commit (or stash) these changes; or write elsewhere with --out DIR; "
+            "or pass --allow-dirty to run anyway (the results will say dirty: true).")
+    bar = "!" * 78
+    print(f"{bar}\n!! WARNING: running the {profile} profile into the repository from a DIRTY checkout\n"
+          f"!! (--allow-dirty). These files differ from the commit the results will name:\n{listing}\n"
+          f"!! The results record dirty: true; do not commit them as a reproduction.\n{bar}",
+          file=sys.stderr, flush=True)
+
+
+def check_writable(folder: Path) -> None:
+    """ReproError unless files can be created under ``folder`` (made if missing): checked before a
+    notebook runs for minutes, not after."""
+    folder = Path(folder)
+    probe = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".paperlib-write-check-")
+        os.close(fd)
+    except OSError as err:
+        raise ReproError(f"cannot write results under {folder}: {err.strerror or err}. Choose a folder you can "
+                         "write to (--out DIR), or fix its permissions; nothing was run.") from None
+    finally:
+        if probe:
+            Path(probe).unlink(missing_ok=True)
+
+
+def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
+              out: Path | None, stream: bool = True, allow_dirty: bool = False) -> int:
+    """Validate every paper's parameters first, then run each; print where results went. Exit code.
+
+    ``overrides``: one dict for every paper, or ``{slug: {...}}`` per paper (``-p PAPER.KEY=VALUE``).
+    """
+    slugs = {p.slug for p in papers}
+    per_paper = bool(overrides) and all(k in slugs and isinstance(v, dict) for k, v in overrides.items())
+    plans = [(p, p.resolve(profile, overrides.get(p.slug, {}) if per_paper else overrides))
+             for p in papers]  # raises ReproError before any run
+    check_clean_tree(profile, out, allow_dirty)
+    for paper, _ in plans:
+        dest = Destination.for_run(paper.slug, profile, out)
+        check_writable(dest.results.parent)
     done, failed = [], []
     for paper, params in plans:
         print(f"== {paper.slug}: {paper.title} [{profile}]", file=sys.stderr, flush=True)
@@ -157,7 +279,18 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any], out:
             failed.append(paper.slug)
             print(f"== FAILED {err}", file=sys.stderr, flush=True)
     if done:
-        print(claims_table(done))
+        if not stream:  # streamed runs already showed each notebook's own claims table
+            print(claims_table(done))
+        print("\nResults:", file=sys.stderr)
+        for res in done:
+            where = Destination.for_run(res["paper"], profile, out)
+            print(f"  {res['paper']}: the paper's claims {summary(res['claims'])}"
+                  + (f"; our checks {summary(res['checks'])}" if res.get("checks") else "")
+                  + f"\n    {where.results / 'results.json'}  (numbers, verdicts, manifest)"
+                  + f"\n    {where.results / (res['paper'] + '.ipynb')}  (executed notebook with its figures; "
+                  f"open it with `jupyter lab {where.results / (res['paper'] + '.ipynb')}`)"
+                  + f"\n    {where.figures}/  (figures as PNG, PDF and the plotted numbers as CSV)",
+                  file=sys.stderr)
         if out is None and profile != "smoke":
             from .report import write_report
             print(f"updated {write_report()}", file=sys.stderr)
@@ -167,4 +300,4 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any], out:
     return 0
 
 
-__all__ = ["reproduce", "run_paper", "RunFailed", "ReproError", "Destination"]
+__all__ = ["reproduce", "run_paper", "check_clean_tree", "RunFailed", "ReproError", "Destination"]
