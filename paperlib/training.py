@@ -234,28 +234,43 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_in_workers(fn, args: Sequence[tuple], workers: int = 2, threads_per_worker: int = 1, on_done=None) -> list:
+def worker_pool(workers: int = 2, threads_per_worker: int = 1):
+    """A pool of ``workers`` spawned processes with ``threads_per_worker`` torch threads each, to pass to
+    several :func:`run_in_workers` calls (each process then starts and imports torch once); close it with
+    ``shutdown()`` or use it as a context manager."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
+                               initargs=(threads_per_worker,))
+
+
+def run_in_workers(fn, args: Sequence[tuple], workers: int = 2, threads_per_worker: int = 1, on_done=None,
+                   pool=None) -> list:
     """``fn(*a)`` for every ``a`` in ``args``, in ``workers`` spawned processes (safe inside a Jupyter
     kernel and with torch's threads; ``fn`` must be importable), each with ``threads_per_worker``
     torch threads. Results come back in ``args`` order; ``on_done(index, result, n_finished)`` is
-    called as each one finishes (progress). ``workers <= 1`` runs them here, one after another."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    called as each one finishes (progress). ``workers <= 1`` runs them here, one after another.
+    ``pool``: a :func:`worker_pool` to use instead of starting one."""
+    from concurrent.futures import as_completed
 
     results: list = [None] * len(args)
-    if workers <= 1:
+    if workers <= 1 and pool is None:
         _set_threads(threads_per_worker)
         for i, a in enumerate(args):
             results[i] = fn(*a)
             if on_done:
                 on_done(i, results[i], i + 1)
         return results
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_set_threads,
-                             initargs=(threads_per_worker,)) as ex:
+    ex = pool if pool is not None else worker_pool(workers, threads_per_worker)
+    try:
         futs = {ex.submit(fn, *a): i for i, a in enumerate(args)}
         for n, f in enumerate(as_completed(futs), 1):
             i = futs[f]
             results[i] = f.result()
             if on_done:
                 on_done(i, results[i], n)
+    finally:
+        if pool is None:
+            ex.shutdown()
     return results

@@ -14,6 +14,9 @@ pip_q() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
 # would pull a multi-GB CUDA build. GPU users may preinstall any torch>=2.3 in .venv.
 .venv/bin/python -c "import torch" 2>/dev/null || pip_q "torch==2.13.0"
 pip_q -e ".[dev,lab]"
+# torchattacks (AutoAttack, APGD) for the comp-sum paper's robust accuracy. --no-deps: its metadata asks for
+# torchvision and requests~=2.25.1, which its code never imports (torchvision would pull another torch).
+.venv/bin/python -c "import torchattacks" 2>/dev/null || pip_q --no-deps "torchattacks==3.5.1"
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
   { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from paperlib.compsum import (CompSumClassifier, adv_comp_sum_loss, clean_accuracy, comp_sum_loss, pgd_attack,
-                              pgd_training_loss, robust_accuracy, trades_loss)
+                              pgd_robust_examples, pgd_training_loss, robust_accuracy, trades_loss)
 from paperlib.nn import MLP
 from paperlib.training import TensorDataModule, make_trainer, seed_everything
 
@@ -107,3 +107,50 @@ def test_module_trains_one_epoch_above_chance(method):
     assert len(module.history) == 1 and module.history[0] > 0
     assert clean_accuracy(module, xv, yv) > 0.75
     assert module.hparams.method == method and "net" not in module.hparams
+
+
+def test_margin_attack_is_at_least_as_strong_as_its_start_and_counts_like_robust_accuracy(trained):
+    net, x, y = trained
+    gen = lambda: torch.Generator().manual_seed(0)
+    mask = pgd_robust_examples(net, x, y, EPS, STEP, 10, gen(), objective="margin")
+    assert mask.dtype == torch.bool and mask.float().mean().item() == pytest.approx(
+        robust_accuracy(net, x, y, EPS, STEP, 10, generator=gen(), objective="margin"))
+    assert mask.float().mean() < clean_accuracy(net, x, y) - 0.2
+    assert torch.equal(pgd_robust_examples(net, x, y, 0.0, STEP, 10, objective="margin"), net(x).argmax(1) == y)
+    with pytest.raises(ValueError, match="'ce' or 'margin'"):
+        pgd_robust_examples(net, x, y, EPS, STEP, 10, objective="kl")
+
+
+def test_early_stopping_keeps_and_restores_the_best_validation_epoch(one_torch_thread):
+    seed_everything(0)
+    (x, y), (xv, yv) = _two_class(n=1024, shift=0.2, noise=0.06), _two_class(n=256, seed=1, shift=0.2, noise=0.06)
+    module = CompSumClassifier(MLP(x.shape[1], (32,), 2), method="pgd", epsilon=0.02, step_size=0.01, attack_steps=2,
+                               lr=1e-2, val_attack_steps=3, val_step_size=0.01, keep_best=True)
+    make_trainer(max_epochs=3, inference_mode=False).fit(
+        module, datamodule=TensorDataModule((x, y), (xv, yv), batch_size=64))
+    hist = module.val_history
+    assert [h["epoch"] for h in hist] == [1, 2, 3] and all(h["val_robust"] <= h["val_acc"] for h in hist)
+    best = max(hist, key=lambda h: h["val_robust"])  # the first of equal values
+    assert module.best_epoch == best["epoch"]
+    last = {k: v.clone() for k, v in module.net.state_dict().items()}
+    module.restore_best()
+    restored = module.net.state_dict()
+    assert all(torch.equal(restored[k], module.best_state[k]) for k in restored)
+    if module.best_epoch != 3:  # the restored weights are not the last epoch's
+        assert any(not torch.equal(restored[k], last[k]) for k in restored)
+    # the validation attack draws from its own generator: training with validation on or off is the same
+    seed_everything(0)
+    plain = CompSumClassifier(MLP(x.shape[1], (32,), 2), method="pgd", epsilon=0.02, step_size=0.01, attack_steps=2,
+                              lr=1e-2)
+    make_trainer(max_epochs=3).fit(plain, datamodule=TensorDataModule((x, y), None, batch_size=64))
+    assert all(torch.equal(plain.net.state_dict()[k], last[k]) for k in last)
+
+
+def test_augmentation_changes_the_training_batches_only(one_torch_thread):
+    seed_everything(0)
+    x, y = torch.rand(64, 1, 8, 8), torch.randint(0, 2, (64,))
+    module = CompSumClassifier(MLP(64, (8,), 2), augment=True)
+    seen = []
+    module.objective = lambda xb, yb: (seen.append(xb), module.net(xb).sum() * 0)[1]
+    module.training_step((x, y), 0)
+    assert seen[0].shape == x.shape and not torch.equal(seen[0], x)

@@ -13,8 +13,8 @@ from paperlib.repro.registry import Parameter, ReproError, get_paper, papers, pa
 def test_compsum_is_registered_with_profiles_and_claims():
     p = get_paper("compsum")
     assert set(p.profiles) == {"smoke", "quick", "full"}
-    assert [c["id"] for c in p.claims] == ["C1", "C2", "C3"]
-    assert "seeds" in p.parameters and p.parameters["seeds"].default == [0, 1, 2, 3]
+    assert [c["id"] for c in p.claims] == ["C1", "C2", "C3", "C4"]
+    assert "seeds" in p.parameters and p.parameters["seeds"].default == [0, 1, 2, 3, 4, 5, 6, 7]
     assert p.parameters["epsilon"].comment  # every parameter carries its reason
 
 
@@ -34,7 +34,7 @@ def test_resolve_rejects_unknown_and_mistyped_parameters():
         p.resolve("quick", {"seeds": [0, "a"]})
     with pytest.raises(ReproError, match="no profile 'fast'"):
         p.resolve("fast")
-    assert p.resolve("quick", {"lr": 1})["lr"] == 1.0  # ints are fine where floats are expected
+    assert p.resolve("quick", {"adv_lr": 1})["adv_lr"] == 1.0  # ints are fine where floats are expected
 
 
 def test_parameter_type_rules():

@@ -11,7 +11,7 @@ from torch import nn
 
 from .losses import comp_sum_loss
 
-OBJECTIVES = ("ce", "kl", "logit_l2")
+OBJECTIVES = ("ce", "margin", "kl", "logit_l2")
 
 
 def _project(x_adv: torch.Tensor, x: torch.Tensor, epsilon: float, clip) -> torch.Tensor:
@@ -34,6 +34,11 @@ def _objective(logits, y, ref, objective):
     # Summed over the batch, so each example's input gradient is its own objective's gradient.
     if objective == "ce":
         return F.cross_entropy(logits, y, reduction="sum")
+    if objective == "margin":
+        # max_{j != y} h_j - h_y (Carlini & Wagner's margin; Gowal et al.'s validation attack)
+        true = logits.gather(1, y[:, None]).squeeze(1)
+        other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+        return (other - true).sum()
     if objective == "kl":
         return F.kl_div(F.log_softmax(logits, dim=1), F.softmax(ref, dim=1), reduction="sum")
     # ||h(x') - h(x)||^2 has the same signed gradient as the norm and no sqrt singularity at x' = x.
@@ -51,7 +56,7 @@ def _pgd(model, x, y, epsilon, step_size, steps, objective, random_start, clip, 
         try:
             x, y = x.detach().clone(), y.clone()
             ref = None
-            if objective != "ce":
+            if objective in ("kl", "logit_l2"):
                 with torch.no_grad():
                     ref = model(x)
             x_adv = _start(x, epsilon, objective, random_start, clip, generator)
@@ -76,7 +81,8 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon: floa
                generator: torch.Generator | None = None) -> torch.Tensor:
     """L-inf projected gradient ascent (Madry et al., 2018) on ``objective``; returns a detached x_adv.
 
-    ``objective``: "ce" (cross-entropy against y: evaluation and PGD training), "kl" (KL(h(x) || h(x')):
+    ``objective``: "ce" (cross-entropy against y: PGD training), "margin" (max_{j != y} h_j - h_y: the
+    validation attack), "kl" (KL(h(x) || h(x')):
     TRADES, started at x + 0.001 N(0, I) as in its official code), "logit_l2" (||h(x') - h(x)||_2: the
     supremum in the smooth adversarial comp-sum loss). Each step: x' <- Proj(x' + step_size sign(grad)),
     onto the epsilon-ball around x and then ``clip``. The model runs in eval mode; its mode is restored.
@@ -99,8 +105,11 @@ def clean_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
 
 
 def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon: float, step_size: float,
-                    steps: int, batch_size: int = 1000, generator: torch.Generator | None = None) -> float:
-    """Fraction of examples that PGD-"ce" (random start) fails to break at radius ``epsilon``.
+                    steps: int, batch_size: int = 1000, generator: torch.Generator | None = None,
+                    objective: str = "ce") -> float:
+    """Fraction of examples that PGD on ``objective`` ("ce" or "margin", random start) fails to break at
+    radius ``epsilon``: the cheap attack used on validation data (model selection, early stopping); test
+    robust accuracy comes from :mod:`paperlib.compsum.robustness` (AutoAttack and its parts).
 
     An example counts as robust only if the start and every iterate are classified correctly, so with the
     same generator seed more steps never raise it, it never exceeds clean accuracy, and epsilon = 0 gives
@@ -108,9 +117,17 @@ def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon:
     """
     robust = 0
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        _, fooled = _pgd(model, xb, yb, epsilon, step_size, steps, "ce", True, (0.0, 1.0), generator, track=True)
-        robust += int((~fooled).sum())
+        robust += int(pgd_robust_examples(model, xb, yb, epsilon, step_size, steps, generator, objective).sum())
     return robust / len(x)
+
+
+def pgd_robust_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon: float, step_size: float,
+                        steps: int, generator: torch.Generator | None = None, objective: str = "ce") -> torch.Tensor:
+    """Per example: True when neither the random start nor any PGD iterate is misclassified."""
+    if objective not in ("ce", "margin"):
+        raise ValueError(f"robust accuracy attacks 'ce' or 'margin', got {objective!r}")
+    _, fooled = _pgd(model, x, y, epsilon, step_size, steps, objective, True, (0.0, 1.0), generator, track=True)
+    return ~fooled
 
 
 def adv_comp_sum_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, tau: float, nu: float, epsilon: float,
