@@ -102,3 +102,18 @@ def test_papermill_reads_every_parameter_without_a_warning(slug, caplog):
         found = pm.inspect_notebook(str(path))
     assert set(found) == set(paper.parameters), set(paper.parameters) ^ set(found)
     assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
+
+
+def test_a_notebook_edited_since_its_commit_is_announced_loudly(monkeypatch, capsys, tmp_path):
+    from paperlib.repro import runner
+    from paperlib.repro.registry import get_paper
+
+    monkeypatch.setattr(runner, "uncommitted_inputs", lambda root: ["notebooks/compsum.py"])
+
+    def no_run(*a, **k):
+        raise runner.RunFailed("not run in this test")
+
+    monkeypatch.setattr(runner, "run_paper", no_run)
+    rc = runner.reproduce([get_paper("compsum")], "smoke", {}, tmp_path, stream=False)
+    err = capsys.readouterr().err
+    assert rc == 1 and "WARNING: notebooks/compsum.py differs from the committed notebook" in err

@@ -7,6 +7,11 @@ tar.gz in ``root``, ``data_dir()/<name>`` and ``cache_dir(<name>)``; only with `
 fetch the tar.gz from the Toronto site into the cache and check its MD5 (the sums torchvision checks).
 No registry package ships CIFAR, so offline they raise :class:`paperlib.data.MissingDataError` naming the
 file to fetch and where to put it.
+
+Why not ``datasets.load_dataset("cifar10")``: the hub's copies store each image as a PNG to decode, and
+their content has no published checksum to hold them against; the Toronto archive is the original,
+with the MD5 sums the field checks, and its pickles load straight into the uint8 arrays every
+adversarial-robustness codebase (TRADES, AutoAttack) feeds its models.
 """
 from __future__ import annotations
 

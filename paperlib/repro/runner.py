@@ -263,6 +263,13 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dic
     plans = [(p, p.resolve(profile, overrides.get(p.slug, {}) if per_paper else overrides))
              for p in papers]  # raises ReproError before any run
     check_clean_tree(profile, out, allow_dirty)
+    changed = set(uncommitted_inputs(repo_root()) or [])
+    for paper, _ in plans:
+        rel = paper.notebook.relative_to(repo_root()).as_posix()
+        if rel in changed:  # e.g. parameter values typed into it in JupyterLab and autosaved
+            print(f"paperlib: WARNING: {rel} differs from the committed notebook; this run uses the edited "
+                  f"version (`git diff {rel}` shows what changed; `paperlib lab {paper.slug}` explores a paper "
+                  "without editing its source)", file=sys.stderr, flush=True)
     for paper, _ in plans:
         dest = Destination.for_run(paper.slug, profile, out)
         check_writable(dest.results.parent)
