@@ -248,6 +248,11 @@ def verify_smoke(paper: Paper, update: bool, stream: bool) -> bool:
           f"{'all match' if cmp.ok else 'MISMATCHES'} within abs {cmp.atol:g} + rel {cmp.rtol:g}")
     if not cmp.ok:
         print(cmp.table(only_failures=True))
+    return _conclude(cmp, out)
+
+
+def _conclude(cmp, out: Path) -> bool:
+    """Print the largest difference; drop the rerun's folder when it matched, else say where it is."""
     print(f"  {cmp.largest()}")
     if cmp.ok:
         shutil.rmtree(out, ignore_errors=True)
@@ -286,12 +291,7 @@ def verify_quick(paper: Paper, stream: bool, rtol: float | None, atol: float | N
     print(f"  rerun: {results['manifest']['wall_s']:.0f} s at git {str(results['manifest']['git_sha'])[:10]}"
           f"{' (dirty)' if results['manifest'].get('dirty') else ''}; per-seed differences from the committed run:")
     print(cmp.table())
-    print(f"  {cmp.largest()}")
-    if cmp.ok:
-        shutil.rmtree(out, ignore_errors=True)
-    else:
-        print(f"  the rerun's results are kept at {out}")
-    return cmp.ok
+    return _conclude(cmp, out)
 
 
 def verify(papers: list[Paper], profile: str = "smoke", update: bool = False, allow_dirty: bool = False,
