@@ -81,21 +81,39 @@ def test_run_all_cells_in_jupyterlab_shows_figures_and_no_error(lab):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/lab/tree/{copy.name}?token={token}")
         page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=60_000)
-        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-NotebookPanel')", timeout=60_000)
-        # wait for the kernel, then run every cell as a user would from the Run menu
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.jp-OutputArea-output')].some(e => e.innerText.includes(\"paper's claims\"))",
-            timeout=300_000)
+        page.set_default_timeout(60_000)
+        # the notebook's kernel connected and idle (asked of JupyterLab itself, polled: never an await that hangs)
+        page.wait_for_function("""() => {
+            const app = window.jupyterapp;
+            if (!app) return false;
+            for (const w of app.shell.widgets('main')) {
+                const k = w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+                if (k && k.status === 'idle' && k.connectionStatus === 'connected') return true;
+            }
+            return false;
+        }""", timeout=120_000)
+        # run every cell as the Run menu does; fire and forget, the command's promise settles when all ran
+        page.evaluate("""() => {
+            const app = window.jupyterapp;
+            for (const w of app.shell.widgets('main')) { if (w.sessionContext) app.shell.activateById(w.id); }
+            app.commands.execute('notebook:run-all-cells');
+            return true;
+        }""")
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-OutputArea-output')].some(e => e.innerText.includes(\"paper's claims\"))",
+                timeout=300_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser-lab-failed.png"))
+            raise
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
         images = page.locator(".jp-OutputArea-output img").count()
         if images:
             page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
             page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "browser-lab.png"))
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        page.wait_for_timeout(1500)
+        page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); return true; }")
+        page.wait_for_timeout(2500)
         browser.close()
     saved = json.loads(copy.read_text())
     errors = [o for c in saved["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
