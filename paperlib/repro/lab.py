@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .registry import Paper, ReproError, repo_root
+from .runner import KERNELSPEC
 
-KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def lab_dir(paper: Paper) -> Path:
@@ -47,7 +47,7 @@ def working_copy(paper: Paper, profile: str = "quick", overrides: dict[str, Any]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         shutil.move(path, folder / f"{paper.slug}.{stamp}.ipynb")
     nb = jupytext.read(paper.notebook)
-    nb.metadata["kernelspec"] = dict(KERNEL)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.pop("jupytext", None)  # a plain notebook: saving it never rewrites the .py source
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])  # papermill's parameterize looks up tags on every cell

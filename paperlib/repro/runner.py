@@ -39,6 +39,7 @@ from .record import RECORD_FILE, RUN_DIR_ENV
 from .registry import Paper, ReproError, repo_root
 
 KERNEL = "python3"
+KERNELSPEC = {"name": KERNEL, "display_name": "Python 3", "language": "python"}  # the project's kernel
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 # Progress bars and advisories that libraries print into an executed notebook (tqdm's "IProgress not
 # found", datasets' and transformers' bars); a user who sets these variables keeps their own values.
@@ -153,7 +154,7 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
     changes = uncommitted_inputs(repo_root())  # as the run starts: what the manifest reports
     staging = Path(tempfile.mkdtemp(prefix=f"paperlib-{paper.slug}-{profile}-"))
     nb = jupytext.read(paper.notebook)
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     source = staging / f"{paper.slug}.source.ipynb"
     jupytext.write(nb, source, fmt="ipynb")
     executed = staging / f"{paper.slug}.ipynb"
