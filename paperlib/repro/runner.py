@@ -34,7 +34,7 @@ from jupyter_client.manager import KernelManager
 from traitlets import default
 
 from .claims import claims_table, summary
-from .io import atomic_write_json, manifest, replace_dir, uncommitted_inputs
+from .io import atomic_write_json, head_commit, manifest, replace_dir, uncommitted_inputs
 from .record import RECORD_FILE, RUN_DIR_ENV
 from .registry import Paper, ReproError, repo_root
 
@@ -152,6 +152,7 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     changes = uncommitted_inputs(repo_root())  # as the run starts: what the manifest reports
+    commit = head_commit(repo_root())
     staging = Path(tempfile.mkdtemp(prefix=f"paperlib-{paper.slug}-{profile}-"))
     nb = jupytext.read(paper.notebook)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -183,7 +184,7 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
     record = json.loads(record_path.read_text())
     results = {"paper": paper.slug, "profile": profile, "status": "ok",
                "manifest": manifest(repo_root(), started, time.perf_counter() - t0, record.get("hardware"),
-                                    changes),
+                                    changes, commit),
                "params": record.get("params", params), "metrics": record.get("metrics", {}),
                "measurements": record.get("measurements", {}), "claims": record.get("claims", []),
                "checks": record.get("checks", []),
