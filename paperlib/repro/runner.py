@@ -36,6 +36,7 @@ from traitlets import default
 from .claims import claims_table, summary
 from .io import atomic_write_json, head_commit, manifest, replace_dir, uncommitted_inputs
 from .record import RECORD_FILE, RUN_DIR_ENV
+from .seeds import SEED_CACHE_ENV, SEED_CACHE_READ_ENV
 from .registry import Paper, ReproError, repo_root
 
 KERNEL = "python3"
@@ -54,6 +55,18 @@ class IPCKernelManager(KernelManager):
     @default("transport")
     def _default_transport(self):
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self):
+        # IPC sockets are files named <ip>-<n>: a folder of its own per kernel, so that kernels started at
+        # the same time (seed jobs of `--split seeds`, two runs in one checkout) never pick the same names
+        return os.path.join(tempfile.mkdtemp(prefix="paperlib-kernel-"), "kernel")
+
+    def cleanup_ipc_files(self) -> None:
+        super().cleanup_ipc_files()
+        folder = os.path.dirname(self.ip)
+        if os.path.basename(folder).startswith("paperlib-kernel-"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -255,10 +268,14 @@ def check_writable(folder: Path) -> None:
 
 
 def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
-              out: Path | None, stream: bool = True, allow_dirty: bool = False) -> int:
+              out: Path | None, stream: bool = True, allow_dirty: bool = False, resume: bool = False,
+              executor: str = "local", split: str | None = None, slurm: dict[str, str] | None = None,
+              seed_cache: Path | None = None) -> int:
     """Validate every paper's parameters first, then run each; print where results went. Exit code.
 
     ``overrides``: one dict for every paper, or ``{slug: {...}}`` per paper (``-p PAPER.KEY=VALUE``).
+    ``resume``: read the per-seed results an earlier (interrupted) run left (:mod:`paperlib.repro.seeds`).
+    ``executor`` other than ``local``, or ``split``: submit jobs through :mod:`paperlib.repro.cluster`.
     """
     slugs = {p.slug for p in papers}
     per_paper = bool(overrides) and all(k in slugs and isinstance(v, dict) for k, v in overrides.items())
@@ -275,6 +292,17 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dic
     for paper, _ in plans:
         dest = Destination.for_run(paper.slug, profile, out)
         check_writable(dest.results.parent)
+    if executor != "local" or split:
+        from .cluster import submit
+        return submit(plans, profile, out, executor, split, slurm or {}, seed_cache)
+    env = {SEED_CACHE_READ_ENV: "1" if resume else "0"}
+    if seed_cache is not None:
+        env[SEED_CACHE_ENV] = str(seed_cache)
+    with _environment(env):
+        return _run_all(plans, profile, out, stream)
+
+
+def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, stream: bool) -> int:
     done, failed = [], []
     for paper, params in plans:
         print(f"== {paper.slug}: {paper.title} [{profile}]", file=sys.stderr, flush=True)
