@@ -100,9 +100,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         slurm["partition"] = args.slurm_partition
     if slurm and args.executor != "slurm":
         raise ReproError("--slurm-partition / --slurm options need --executor slurm")
+    seed_cache = Path(args.seed_cache).resolve() if args.seed_cache else None
+    if args.executor != "local" or args.split:
+        from .repro.cluster import submit
+        from .repro.runner import prepare
+        if args.resume:
+            raise ReproError("--resume is for local runs; jobs of --split seeds always reuse the finished seeds")
+        plans = prepare(selected, args.profile, overrides, out, allow_dirty=args.allow_dirty)
+        return submit(plans, args.profile, out, args.executor, args.split, slurm, seed_cache)
     return reproduce(selected, args.profile, overrides, out, stream=not args.quiet, allow_dirty=args.allow_dirty,
-                     resume=args.resume, executor=args.executor, split=args.split, slurm=slurm,
-                     seed_cache=Path(args.seed_cache).resolve() if args.seed_cache else None)
+                     resume=args.resume, seed_cache=seed_cache)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -267,16 +267,12 @@ def check_writable(folder: Path) -> None:
             Path(probe).unlink(missing_ok=True)
 
 
-def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
-              out: Path | None, stream: bool = True, allow_dirty: bool = False, resume: bool = False,
-              executor: str = "local", split: str | None = None, slurm: dict[str, str] | None = None,
-              seed_cache: Path | None = None) -> int:
-    """Validate every paper's parameters first, then run each; print where results went. Exit code.
-
-    ``overrides``: one dict for every paper, or ``{slug: {...}}`` per paper (``-p PAPER.KEY=VALUE``).
-    ``resume``: read the per-seed results an earlier (interrupted) run left (:mod:`paperlib.repro.seeds`).
-    ``executor`` other than ``local``, or ``split``: submit jobs through :mod:`paperlib.repro.cluster`.
-    """
+def prepare(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
+            out: Path | None, allow_dirty: bool = False) -> list[tuple[Paper, dict]]:
+    """Every check a run makes before it starts, for all papers at once: each paper's parameters
+    resolved (``overrides``: one dict for every paper, or ``{slug: {...}}`` per paper, from
+    ``-p PAPER.KEY=VALUE``), a clean tree for results that go into the repository, a warning for a
+    notebook edited since its commit, writable destinations. Returns (paper, parameters) plans."""
     slugs = {p.slug for p in papers}
     per_paper = bool(overrides) and all(k in slugs and isinstance(v, dict) for k, v in overrides.items())
     plans = [(p, p.resolve(profile, overrides.get(p.slug, {}) if per_paper else overrides))
@@ -292,9 +288,16 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dic
     for paper, _ in plans:
         dest = Destination.for_run(paper.slug, profile, out)
         check_writable(dest.results.parent)
-    if executor != "local" or split:
-        from .cluster import submit
-        return submit(plans, profile, out, executor, split, slurm or {}, seed_cache)
+    return plans
+
+
+def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
+              out: Path | None, stream: bool = True, allow_dirty: bool = False, resume: bool = False,
+              seed_cache: Path | None = None) -> int:
+    """Check everything first (:func:`prepare`), then run each paper here; print where results went.
+    Exit code. ``resume``: read the per-seed results an earlier (interrupted) run left
+    (:mod:`paperlib.repro.seeds`). Jobs on a cluster: :func:`paperlib.repro.cluster.submit`."""
+    plans = prepare(papers, profile, overrides, out, allow_dirty)
     env = {SEED_CACHE_READ_ENV: "1" if resume else "0"}
     if seed_cache is not None:
         env[SEED_CACHE_ENV] = str(seed_cache)
@@ -337,4 +340,4 @@ def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, st
     return 0
 
 
-__all__ = ["reproduce", "run_paper", "check_clean_tree", "RunFailed", "ReproError", "Destination"]
+__all__ = ["prepare", "reproduce", "run_paper", "check_clean_tree", "RunFailed", "ReproError", "Destination"]
