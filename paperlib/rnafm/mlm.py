@@ -154,16 +154,25 @@ class KmerContextTable:
             pred[todo[seen]] = c[seen].argmax(1)
         return pred
 
-    def accuracy(self, seqs: list[str], positions: list[list[int]], k: int | None = None) -> float:
-        hit = tot = 0
-        for s, ps in zip(seqs, positions):
+    def accuracy(self, seqs: list[str], positions: list[list[int]], k: int | None = None, pairs: list | None = None):
+        """Accuracy at ``positions``; with ``pairs`` a dict as :func:`masked_accuracy` gives (all / paired /
+        unpaired)."""
+        hit = np.zeros(2, np.int64)  # [unpaired, paired]
+        tot = np.zeros(2, np.int64)
+        for n, (s, ps) in enumerate(zip(seqs, positions)):
             ps = [i for i in ps if i < len(s) and s[i] in "ACGU"]
             if not ps:
                 continue
-            truth = self._codes(s)[ps]
-            hit += int((self.predict_positions(s, ps, k) == truth).sum())
-            tot += len(ps)
-        return hit / max(tot, 1)
+            paired = {k_ for p in (pairs[n] or []) for k_ in p} if pairs is not None else set()
+            where = np.array([i in paired for i in ps], np.int64)
+            ok = self.predict_positions(s, ps, k) == self._codes(s)[ps]
+            np.add.at(hit, where, ok.astype(np.int64))
+            np.add.at(tot, where, 1)
+        overall = int(hit.sum()) / max(int(tot.sum()), 1)
+        if pairs is None:
+            return overall
+        return {"all": overall, "paired": int(hit[1]) / max(int(tot[1]), 1),
+                "unpaired": int(hit[0]) / max(int(tot[0]), 1), "n_paired": int(tot[1]), "n_unpaired": int(tot[0])}
 
 
 # ---------------------------------------------------------------- pretraining

@@ -91,7 +91,10 @@ def curve_validation(corpus, n: int = CURVE_VAL_SEQUENCES, crop: int = CURVE_CRO
     return [e.seq[:crop] for e in es], [[(i, j) for i, j in e.pairs if j < crop] for e in es]
 
 
-def run(scale: str, out: Path | None = None, log=print, max_steps: int | None = None, **overrides) -> Path:
+def run(scale: str, out: Path | None = None, log=print, max_steps: int | None = None,
+        corpus_config: CorpusConfig | None = None, **overrides) -> Path:
+    """Pretrain at ``scale`` (``overrides``: PretrainConfig fields; ``corpus_config`` and ``max_steps`` for tests)
+    and write the checkpoint and its manifest to ``out`` (default: the scale's path)."""
     if scale not in SCALES:
         raise ValueError(f"unknown pretraining scale {scale!r}; valid: {sorted(SCALES)}")
     cfg = SCALES[scale]
@@ -107,12 +110,13 @@ def run(scale: str, out: Path | None = None, log=print, max_steps: int | None = 
                      "wall_s": base["wall_s"], "git_sha": base.get("git_sha"),
                      "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest()}
     cfg = PretrainConfig(**{**asdict(cfg), **overrides})
-    corpus = load_corpus(CORPORA[scale])
+    corpus_config = corpus_config or CORPORA[scale]
+    corpus = load_corpus(corpus_config)
     seqs = [e.seq for e in corpus.split("pretrain")]
     val, val_pairs = curve_validation(corpus)
     out = out or default_path(scale)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    base = {"scale": scale, "pretrain_config": asdict(cfg), "corpus_config": asdict(CORPORA[scale]),
+    base = {"scale": scale, "pretrain_config": asdict(cfg), "corpus_config": asdict(corpus_config),
             "corpus_fingerprint": corpus.fingerprint(), "pretrain_sequences": len(seqs),
             "pretrain_nucleotides": sum(len(s) for s in seqs), "git_sha": git_sha(), "started": started,
             "python": sys.version.split()[0], "continued_from": continued}
