@@ -25,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .corpus import CorpusConfig, load_corpus
-from .mlm import PretrainConfig, pretrain
+from .mlm import PretrainConfig, masked_accuracy, pretrain
 from .model import RNAFMConfig, load_checkpoint, save_checkpoint
 
 SCALES = {
@@ -125,6 +125,12 @@ def run(scale: str, out: Path | None = None, log=print, max_steps: int | None = 
         import torch
         manifest = {**base, **info, "torch": torch.__version__,
                     "device": "cuda" if next(model.parameters()).is_cuda else "cpu"}
+        save_checkpoint(out, model, manifest)
+        # the validation numbers of the weights as stored (fp16), so that a test can reproduce them exactly
+        stored, _ = load_checkpoint(out)
+        r = masked_accuracy(stored, val, seed=0, pairs=val_pairs)
+        manifest.update(stored_val_masked_accuracy=r["all"], stored_val_masked_accuracy_paired=r["paired"],
+                        stored_val_masked_accuracy_unpaired=r["unpaired"], validation_sequences=len(val))
         save_checkpoint(out, model, manifest)
         tmp = out.with_suffix(".json.tmp")
         tmp.write_text(json.dumps({k: v for k, v in manifest.items() if k != "history"}, indent=1) + "\n")
