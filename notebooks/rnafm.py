@@ -41,7 +41,7 @@
 # %% tags=["parameters"]
 seeds = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]  # evaluation seeds: random-init model, map sample, few-shot draw, masking
 ss_seeds = 5  # the first this many seeds also train structure heads and fit attention probes (the costly probes)
-pretrain_scale = "cpu"  # pretraining scale of the checkpoint to probe (paperlib.rnafm.pretrain: tiny, cpu, cpu2, gpu, paper)
+pretrain_scale = "cpu2"  # pretraining scale of the checkpoint to probe (paperlib.rnafm.pretrain: tiny, cpu, cpu2, gpu, paper)
 pretrain_if_missing = False  # pretrain at that scale now when its checkpoint is missing or stale
 official_checkpoint = ""  # path or URL of the released RNA-FM_pretrained.pth: probe it instead (needs the file)
 threads = 1  # torch threads of the notebook's own process (embeddings, attention maps)

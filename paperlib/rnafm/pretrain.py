@@ -7,7 +7,13 @@ paper-scale model when its checkpoint is missing):
 * ``tiny``: a 2-layer, 32-wide model for a few seconds (tests and the smoke profile);
 * ``cpu``: the committed checkpoint, 4 layers x 128 hidden (8 heads) on 2 shared CPU cores for 55 minutes
   (``reproductions/rnafm/checkpoints/rnafm-cpu.pt`` + ``.json`` manifest: config, corpus hash,
-  tokens seen, wall time, git sha);
+  tokens seen, wall time, git sha), on corpus version 1;
+* ``cpu2``: ``cpu`` continued for 13 minutes on corpus version 2 (five more families), its learning-rate
+  schedule resumed; the manifest holds the learning curve (validation masked accuracy at paired and
+  unpaired positions);
+* ``gpu``: pretraining only, sized for a short GPU session: 6 x 384 in bf16 for under 8 minutes, an fp16
+  checkpoint (about 21 MB) written to ``checkpoints/rnafm-gpu.pt`` that the quick probes load on a CPU
+  (``-p pretrain_scale=gpu``); the corpus is built on the machine from Debian infernal (no download);
 * ``paper``: the paper's shape (12 x 640, 20 heads, FFN 5120) on a GPU, tens of millions of tokens.
 
 A checkpoint is used only if its model and corpus configuration equal the scale's; otherwise the
@@ -64,8 +70,9 @@ CORPORA = {"tiny": CorpusConfig(emit_per_model=300, emit_long=20, emit_held_out=
            "paper": CorpusConfig(emit_per_model=100_000, emit_long=3000)}
 #: scales that continue another scale's checkpoint (its weights; the schedule resumes at its step count)
 CONTINUES = {"cpu2": "cpu"}
-#: scales whose checkpoint is committed to the repository (the others go to the cache directory)
-COMMITTED = ("cpu", "cpu2")
+#: scales whose checkpoint lives in the repository (gpu: pretrained on a GPU, committed, probed on a CPU; the others
+#: go to the cache directory)
+COMMITTED = ("cpu", "cpu2", "gpu")
 #: validation sequences (with structures) for the learning curve, cut to this many nucleotides
 CURVE_VAL_SEQUENCES, CURVE_CROP = 300, 256
 
