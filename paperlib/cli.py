@@ -112,6 +112,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                      resume=args.resume, seed_cache=seed_cache)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .repro.check import check
+
+    slugs = list(papers()) if args.papers == ["all"] else args.papers
+    selected = [get_paper(s) for s in slugs]
+    return check(selected, args.profile, per_paper_overrides(selected, args.param))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .repro.verify import verify
 
@@ -192,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-cache", metavar="DIR",
                    help="the per-seed results folder (a shared filesystem on a cluster; default: the cache)")
     p.set_defaults(func=cmd_reproduce)
+    p = sub.add_parser("check", help="preflight: run a profile's path on its smallest slice, name what is missing")
+    p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
+    p.add_argument("--profile", default="full", help="the profile whose path to check (default: full)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("lab", help="open a paper in JupyterLab on a working copy (the source stays untouched)")
     p.add_argument("paper", metavar="PAPER")
     p.add_argument("--profile", default="quick", help="whose parameters the copy starts with (default: quick)")

@@ -15,7 +15,7 @@ computed from the rows are in :mod:`paperlib.compsum.claims`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace, asdict, dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -301,6 +301,11 @@ ADVERSARIAL_SETUPS = {
                               train_step_size=2 / 255, val_attack_steps=40, val_step_size=2 / 255,
                               eval_suite="autoattack", eval_steps=100, eval_batch_size=500, sanity_n=1_000),
 }
+# `paperlib check compsum --profile full`: the paper's set-up on its smallest slice (a few images, short attacks),
+# only to show that the path runs; never a result.
+ADVERSARIAL_SETUPS["paper-preflight"] = replace(ADVERSARIAL_SETUPS["paper"], n_train=128, n_val=32, n_test=16,
+                                                batch_size=64, train_attack_steps=2, val_attack_steps=2,
+                                                eval_steps=2, eval_batch_size=16, sanity_n=8)
 
 
 def config_dict(study) -> dict:

@@ -118,7 +118,7 @@ class Paper:
     @cached_property
     def _profiles_file(self) -> dict:
         data = yaml.safe_load((self.folder / "profiles.yaml").read_text()) or {}
-        unknown = set(data) - set(PROFILES) - {"descriptions", "resources"}
+        unknown = set(data) - set(PROFILES) - {"descriptions", "resources", "preflight"}
         if unknown:
             raise ReproError(f"{self.folder/'profiles.yaml'}: unknown profile(s) {sorted(unknown)}")
         return data
@@ -139,6 +139,11 @@ class Paper:
             raise ReproError(f"{self.folder/'profiles.yaml'}: resources.{profile} has unknown keys {sorted(unknown)}; "
                              "valid: gpus, cpus, mem_gb, hours")
         return res
+
+    def preflight(self, profile: str) -> dict | None:
+        """The overrides that shrink ``profile`` to its smallest slice for ``paperlib check`` (profiles.yaml
+        ``preflight``), or None when the paper declares none for it."""
+        return (self._profiles_file.get("preflight") or {}).get(profile)
 
     @cached_property
     def claims(self) -> list[dict]:
