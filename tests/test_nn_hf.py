@@ -164,6 +164,20 @@ def test_chat_tokenisation_layout_and_pad_distinct_from_eos():
     assert tokens.device == lm.device
 
 
+def test_weights_copy_round_trip_keeps_outputs_and_tied_embeddings(tmp_path):
+    from paperlib.nn.hf import load_state_dict_copy, save_state_dict_copy
+
+    tok = char_tokenizer()
+    model = tiny_llama(seed=2, vocab=len(tok))
+    save_state_dict_copy(model, tok, tmp_path)
+    again, tok2 = load_state_dict_copy(tmp_path)
+    x = torch.tensor([[5, 6, 7, 8]])
+    assert torch.equal(model(input_ids=x).logits, again(input_ids=x).logits)
+    assert again.lm_head.weight.data_ptr() == again.model.embed_tokens.weight.data_ptr()
+    assert tok2("1 + 2")["input_ids"] == tok("1 + 2")["input_ids"]
+    assert not any(t.is_meta for t in [*again.parameters(), *again.buffers()])
+
+
 def test_default_dtype_is_bf16_on_cuda_only():
     assert default_dtype("cpu") == torch.float32
     assert default_dtype("cuda") == torch.bfloat16

@@ -336,6 +336,32 @@ def smollm2_gguf() -> Path:
     return path
 
 
+def save_state_dict_copy(model, tokenizer, folder: Path) -> None:
+    """``model``'s config and weights (``torch.save``; ``save_pretrained`` refuses GGUF-loaded models)
+    and its tokenizer under ``folder``; the weights are written last and atomically, so their presence
+    marks a complete copy."""
+    from .checkpoint import save_atomic
+
+    tokenizer.save_pretrained(folder / "tokenizer")
+    save_atomic({"config": model.config.to_dict(), "state_dict": model.state_dict()}, folder / "state_dict.pt")
+
+
+def load_state_dict_copy(folder: Path):
+    """(model in float32, tokenizer) saved by ``save_state_dict_copy``. The model is built on the CPU
+    (not the meta device: buffers the state_dict leaves out, such as the rotary frequencies, must be
+    real), then given the saved tensors."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder / "tokenizer")
+    blob = torch.load(folder / "state_dict.pt", map_location="cpu", weights_only=True)
+    config = AutoConfig.for_model(**blob["config"])
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(blob["state_dict"])
+    if getattr(config, "tie_word_embeddings", False):
+        model.tie_weights()
+    return model.eval(), tok
+
+
 def _smollm2(dtype, device, use_cache: bool, log):
     """SmolLM2-135M-Instruct from the GGUF, dequantised once and then read from the paperlib cache."""
     from importlib.metadata import version
@@ -344,35 +370,24 @@ def _smollm2(dtype, device, use_cache: bool, log):
         if importlib.util.find_spec(mod) is None:
             raise ModuleNotFoundError(f"loading SmolLM2 from its GGUF needs {mod}: {INSTALL_LM}")
     import transformers
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..cache import artifact_key
     from ..data import cache_dir
-    from .checkpoint import save_atomic
 
     gguf = smollm2_gguf()
     key = artifact_key("nn/hf/smollm2", {"package": f"{SMOLLM2_PACKAGE}=={version(SMOLLM2_PACKAGE)}",
                                          "file": gguf.name, "bytes": gguf.stat().st_size,
                                          "transformers": transformers.__version__}, __name__)
     folder = cache_dir("nn", "smollm2", key)
-    weights, tok_dir = folder / "state_dict.pt", folder / "tokenizer"
-    if use_cache and weights.is_file() and (tok_dir / "tokenizer_config.json").is_file():
-        tok = AutoTokenizer.from_pretrained(tok_dir)
-        blob = torch.load(weights, map_location="cpu", weights_only=True)
-        config = AutoConfig.for_model(**blob["config"])
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(blob["state_dict"], assign=True)
-        model.tie_weights()
+    if use_cache and (folder / "state_dict.pt").is_file():
+        model, tok = load_state_dict_copy(folder)
         log(f"SmolLM2-135M-Instruct read from the cache ({key})")
     else:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        # save_pretrained refuses GGUF-loaded models: keep the config and the dequantised weights
-        save_atomic({"config": model.config.to_dict(), "state_dict": model.state_dict()}, weights)
-        tok.save_pretrained(tok_dir)
+        save_state_dict_copy(model, tok, folder)
         log(f"SmolLM2-135M-Instruct dequantised from {gguf.name} and cached ({key})")
-    model.generation_config.pad_token_id = None
     return model.to(device=device, dtype=dtype), tok
 
 
