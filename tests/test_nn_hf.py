@@ -11,7 +11,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from paperlib.nn.gpt import generate, response_log_probs  # noqa: E402
-from paperlib.nn.hf import HFCausalLM, default_dtype, load_causal_lm  # noqa: E402
+from paperlib.nn.hf import HFCausalLM, default_dtype, enable_checkpointing, load_causal_lm  # noqa: E402
 
 PAD, BOS, EOS = 0, 1, 2
 CHARS = list("abcdefghijklmnopqrstuvwxyz0123456789 +-=<>/\n:.")
@@ -221,3 +221,51 @@ def test_real_smollm2_loads_and_answers(one_torch_thread):
     assert "paris" in lm.decode(tokens[0, x.shape[1]:]).lower()
     lp = lm.response_log_probs(tokens, mask, x.shape[1])
     assert torch.isfinite(lp[mask[:, x.shape[1]:]]).all() and float(lp[mask[:, x.shape[1]:]].mean()) > -2.0
+
+
+def test_an_rl_step_of_the_shared_pieces_runs_on_the_adapter(lm):
+    """What PRIME's loop does with the small GPT, on the adapter: sample K rollouts per prompt with the
+    KV cache, RLOO advantages from a reward, one PPO-clip step; the weights change, the copied
+    reference does not, and the sampled rollouts become more likely under the advantage's sign."""
+    from paperlib.rl import ppo_clip_loss, rloo_returns
+
+    torch.manual_seed(0)
+    policy, ref = copy.deepcopy(lm).train(), copy.deepcopy(lm).eval()
+    prompts = torch.tensor([[PAD, 5, 6, 7], [8, 9, 10, 11]]).repeat_interleave(4, 0)
+    tokens, mask = generate(policy, prompts, prompts != PAD, 10, EOS, pad_id=PAD,
+                            generator=torch.Generator().manual_seed(0), banned_ids=(BOS,))
+    P = prompts.shape[1]
+    rm = mask[:, P:].float()
+    reward_tok = torch.zeros_like(rm)
+    last = (rm.sum(1).long() - 1).clamp(min=0)
+    rewarded = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+    reward_tok[torch.arange(8), last] = rewarded
+    reward_mask = torch.zeros_like(rm, dtype=torch.bool)
+    reward_mask[torch.arange(8), last] = True
+    adv, _ = rloo_returns([(reward_tok, reward_mask, 1.0)], rm, 4)
+    with torch.no_grad():
+        old = response_log_probs(policy, tokens, mask, P)
+        ref_before = response_log_probs(ref, tokens, mask, P)
+    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    for _ in range(3):
+        loss, _, _ = ppo_clip_loss(old, response_log_probs(policy, tokens, mask, P), adv, rm)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        new = response_log_probs(policy, tokens, mask, P)
+        seq_gain = ((new - old) * rm).sum(1)
+    assert torch.equal(response_log_probs(ref, tokens, mask, P), ref_before)
+    assert float(seq_gain[rewarded == 1].mean()) > float(seq_gain[rewarded == 0].mean())
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    a = HFCausalLM(tiny_llama(seed=3), None, eos_id=EOS, pad_id=PAD).train()
+    b = copy.deepcopy(a)
+    enable_checkpointing(b.model)
+    assert b.model.is_gradient_checkpointing and not a.model.is_gradient_checkpointing
+    tokens = torch.tensor([[PAD, 5, 6, 7, 8, 9, EOS], [4, 5, 6, 7, 9, EOS, PAD]])
+    for m in (a, b):
+        m.response_log_probs(tokens, tokens != PAD, 4).sum().backward()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-6)

