@@ -143,3 +143,11 @@ def test_as_dataset_has_the_columns(chains):
     ds = R.as_dataset(chains[:4])
     assert ds.column_names == ["dataset", "question", "answer", "solution", "metadata"]
     assert ds[0]["answer"] == chains[0].answer
+
+
+def test_missing_reasoning_gym_names_the_pip_command(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # import now raises ModuleNotFoundError
+    with pytest.raises(ModuleNotFoundError, match="pip install reasoning-gym==0.1.25"):
+        R.make_problems("chain_sum", 2, seed=0)
