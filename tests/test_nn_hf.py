@@ -169,6 +169,9 @@ def test_weights_copy_round_trip_keeps_outputs_and_tied_embeddings(tmp_path):
 
     tok = char_tokenizer()
     model = tiny_llama(seed=2, vocab=len(tok))
+    # as a GGUF-loaded model carries one: an enum that torch.load(weights_only=True) refuses
+    from transformers.utils.quantization_config import QuantizationMethod
+    model.config.quantization_config = {"quant_method": QuantizationMethod.BITS_AND_BYTES}
     save_state_dict_copy(model, tok, tmp_path)
     again, tok2 = load_state_dict_copy(tmp_path)
     x = torch.tensor([[5, 6, 7, 8]])

@@ -354,8 +354,13 @@ def save_state_dict_copy(model, tokenizer, folder: Path) -> None:
     marks a complete copy."""
     from .checkpoint import save_atomic
 
+    import json
+
     tokenizer.save_pretrained(folder / "tokenizer")
-    save_atomic({"config": model.config.to_dict(), "state_dict": model.state_dict()}, folder / "state_dict.pt")
+    # the config as plain JSON (weights_only loading refuses transformers' enums); the weights are floats
+    # now, so the GGUF's quantization_config no longer describes them
+    config = {k: v for k, v in json.loads(model.config.to_json_string()).items() if k != "quantization_config"}
+    save_atomic({"config": config, "state_dict": model.state_dict()}, folder / "state_dict.pt")
 
 
 def load_state_dict_copy(folder: Path):
