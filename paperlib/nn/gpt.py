@@ -153,7 +153,10 @@ def response_log_probs(model: GPT, tokens, pad_mask, prompt_len: int):
 
     ``tokens`` (B, T) are left-padded prompts (``prompt_len`` columns) followed by responses;
     ``pad_mask`` marks real tokens. Response positions after the end are returned too (mask them).
+    A model with its own ``response_log_probs`` (``paperlib.nn.hf.HFCausalLM``) computes them itself.
     """
+    if not isinstance(model, GPT) and hasattr(model, "response_log_probs"):
+        return model.response_log_probs(tokens, pad_mask, prompt_len)
     logits = model(tokens[:, :-1], pad_mask[:, :-1])
     logp = torch.log_softmax(logits[:, prompt_len - 1:].float(), dim=-1)
     return logp.gather(-1, tokens[:, prompt_len:, None]).squeeze(-1)
@@ -167,8 +170,12 @@ def generate(model: GPT, prompts, prompt_mask, max_new_tokens: int, eos_id: int,
 
     Returns (tokens (B, P + L), pad_mask (B, P + L)): the prompts, then the responses, each
     response ending with ``eos_id`` (kept, as the official rollouts keep EOS) and ``pad_id`` after;
-    L <= ``max_new_tokens``. ``pad_id`` and ``banned_ids`` are never sampled.
+    L <= ``max_new_tokens``. ``pad_id`` and ``banned_ids`` are never sampled. A model with its own
+    ``generate`` (``paperlib.nn.hf.HFCausalLM``, with the model's KV cache) samples itself.
     """
+    if not isinstance(model, GPT) and hasattr(model, "generate"):
+        return model.generate(prompts, prompt_mask, max_new_tokens, eos_id, pad_id=pad_id, temperature=temperature,
+                              generator=generator, greedy=greedy, banned_ids=banned_ids)
     banned = torch.tensor(sorted({pad_id, *banned_ids}), device=prompts.device)
     was_training = model.training
     model.eval()
