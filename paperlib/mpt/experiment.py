@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..training import run_in_workers
-from .cached import TopClassifier, TopPromptModel, bottom_features
+from .cached import FrozenBottom, TopClassifier, TopPromptModel, bottom_features
 from .method import (Classifier, TrainConfig, fill_classifier, macro_f1, predict_proba, pseudo_label, train)
 from .prompts import OwnBertBackend, PromptModel, fill
 from .tasks import TEMPLATES, VERBALIZERS
@@ -25,8 +25,7 @@ class CellConfig:
     prompt: TrainConfig = field(default_factory=lambda: TrainConfig(steps=60, batch_size=16))
     ft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=60, batch_size=16))
     final: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100, batch_size=32))
-    threshold: float = 0.6  # pseudo-label confidence rule
-    per_class: int = 100  # at most this many pseudo-labels per class
+    pseudo_per_k: int = 2  # pseudo-labels per class = this x K, the labeller's most confident (per-class top-k)
     pooling: str = "mean"  # own MLM's classifier: mean of the final states or "cls"
     n_top: int = 1  # own MLM: tune only the top n blocks over cached frozen features (0: tune the whole LM)
     tune_plm: bool = True  # full path: prompt models tune the LM with the template (False: the vectors only)
@@ -59,6 +58,7 @@ class TaskInputs:
     def __init__(self, backend, task: str, train, test, cfg: CellConfig, log=None):
         self.backend, self.task, self.cfg = backend, task, cfg
         self.cached = cfg.n_top > 0 and isinstance(backend, OwnBertBackend)
+        self.frozen = FrozenBottom(backend.model, cfg.n_top) if self.cached else None  # shared by the task's models
         self.templates = [t for t in TEMPLATES[task] if cfg.templates is None or t.name in cfg.templates]
         self.word_ids = [[backend.label_word_id(w) for w in ws] for ws in VERBALIZERS[task]]
         t0 = time.perf_counter()
@@ -78,12 +78,12 @@ class TaskInputs:
 
     def classifier(self, n_classes: int):
         if self.cached:
-            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling)
+            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling, self.frozen)
         return Classifier(self.backend.copy(), n_classes, self.cfg.max_len)
 
     def prompt_model(self, template, seed: int):
         if self.cached:
-            return TopPromptModel(self.backend, self.cfg.n_top, template.n_soft, self.word_ids, seed)
+            return TopPromptModel(self.backend, self.cfg.n_top, template.n_soft, self.word_ids, seed, self.frozen)
         b = self.backend.copy() if self.cfg.tune_plm else self.backend
         return PromptModel(b, template, VERBALIZERS[self.task], self.cfg.max_len, self.cfg.tune_plm, seed)
 
@@ -129,7 +129,8 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
     ts = time.perf_counter()
     p_pool_ft = predict_proba(ft, pick("cls", pool_idx))
     out["timing"]["score_examples_per_s"] = len(pool_idx) / (time.perf_counter() - ts)
-    idx, lab = pseudo_label(p_pool_ft, cfg.threshold, cfg.per_class)
+    per_class = cfg.pseudo_per_k * k
+    idx, lab = pseudo_label(p_pool_ft, per_class)
     p_test["self_training"] = final_model("self_training", idx, lab)
 
     # MPT stage 1: one prompt model per template (manual, soft, mixed)
@@ -149,7 +150,7 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
     ens = np.mean(list(pool_probs.values()), 0)
     out["pseudo"]["prompts_pool_f1"] = macro_f1(y_pool, ens.argmax(1), C)
     out["pseudo"]["ft_pool_f1"] = macro_f1(y_pool, p_pool_ft.argmax(1), C)
-    idx, lab = pseudo_label(ens, cfg.threshold, cfg.per_class)
+    idx, lab = pseudo_label(ens, per_class)
     p_test["mpt"] = final_model("mpt", idx, lab)
 
     for name, p in p_test.items():
