@@ -90,3 +90,67 @@ def test_run_cell_labellers(cell_setup, monkeypatch):
         assert out["pseudo"][key]["n"] == len(idx)
         assert out["pseudo"][key]["accuracy"] == pytest.approx(float((y_train[pool_idx][idx] == lab).mean()))
     assert set(out["f1"]) >= set(ex.METHODS)
+
+
+def test_full_path_on_a_tiny_random_bert(monkeypatch):
+    """The full profile's path (a Hugging Face masked LM, the whole LM tuned with each template, no cached
+    features) on a tiny BERT built from a config (no download): one cell runs every method, the LM weights of a
+    prompt model move while the shared backend's stay, and every model sits on the resolved device."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from paperlib.mpt.prompts import HFBackend, PromptModel
+
+    words = sorted({w for t in TEXTS for w in t.split()} | set(template_words()) | {str(j) for j in range(40)})
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words)}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]",
+                                               cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=32, max_position_embeddings=64)
+    backend = HFBackend(transformers.BertForMaskedLM(cfg).eval(), tok, "masked")
+    before = {k: v.clone() for k, v in backend.model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    train = [Example(TEXTS[i % 6] + f" {j}", int(i % 3)) for j, i in enumerate(rng.integers(0, 6, 30))]
+    test = [Example(TEXTS[i % 6], int(i % 3)) for i in range(6)]
+    small = TrainConfig(steps=3, batch_size=4, lr=1e-2, soft_lr=1e-2)
+    ccfg = ex.CellConfig(max_len=48, train_subset=0, pool_size=12, prompt=small, ft=small, final=small, n_top=0,
+                         device="auto")
+    inputs = ex.TaskInputs(backend, "scicite", train, test, ccfg)
+    assert not inputs.cached
+    built = []
+    real = inputs.prompt_model
+    monkeypatch.setattr(inputs, "prompt_model", lambda t, s: built.append(real(t, s)) or built[-1])
+    out = ex.run_cell(inputs, 2, 0, np.array([e.label for e in train]), np.array([e.label for e in test]))
+    assert set(out["f1"]) >= set(ex.METHODS) and all(0.0 <= v <= 1.0 for v in out["f1"].values())
+    dev = ex.resolve_device("auto")
+    assert all(isinstance(m, PromptModel) and next(m.parameters()).device.type == dev.type for m in built)
+    tuned = built[0].lm.state_dict()
+    assert any(not torch.equal(tuned[k].cpu(), v) for k, v in before.items())  # the prompt model tuned its LM copy
+    assert all(torch.equal(backend.model.state_dict()[k].cpu(), v) for k, v in before.items())  # shared LM intact
+
+
+def test_device_names():
+    assert ex.resolve_device("cpu").type == "cpu"
+    assert ex.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device"):
+        ex.resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA"):
+            ex.resolve_device("cuda")
+
+
+def test_scibert_offline_is_a_clear_error(monkeypatch):
+    """Offline with nothing cached, transformers raises OSError from from_pretrained (simulated here, so the test
+    never waits on the network): the loader names what to fetch and the offline alternative."""
+    transformers = pytest.importorskip("transformers")
+    from paperlib.mpt.plm import load_plm
+
+    def offline(*a, **k):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", offline)
+    with pytest.raises(RuntimeError, match="SciBERT .* could not be loaded.*plm=inlm"):
+        load_plm("scibert", log=lambda m: None)

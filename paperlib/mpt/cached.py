@@ -40,6 +40,7 @@ def bottom_features(backend, filled: list[Filled], n_top: int, batch_size: int =
     """The frozen lower blocks' output for each input without learned vectors; inputs with learned vectors keep
     their token ids (their frozen blocks depend on the vectors and run at every step)."""
     model = backend.model.eval()
+    dev = model.tok.weight.device
     if not 1 <= n_top <= len(model.blocks):
         raise ValueError(f"n_top must be in 1..{len(model.blocks)}, got {n_top}")
     out: list[Cached | None] = [None] * len(filled)
@@ -57,7 +58,7 @@ def bottom_features(backend, filled: list[Filled], n_top: int, batch_size: int =
             f = filled[i]
             ids[r, : len(f.ids)] = torch.tensor(f.ids)
             vis[r, : len(f.ids)] = True
-        h = model.bottom(ids, vis, n_top).to(dtype)
+        h = model.bottom(ids.to(dev), vis.to(dev), n_top).to(dtype)
         for r, i in enumerate(idx):
             f = filled[i]
             out[i] = Cached(h[r, : len(f.ids)].clone(), [], f.slot)
@@ -79,7 +80,7 @@ class FrozenBottom:
         """The frozen blocks' output with the learned vectors ``soft`` (n, C) at positions (rows, cols) of the
         input embeddings (each input holds all n, in order)."""
         emb = self.tok(ids).index_put((rows, cols), soft.repeat(ids.shape[0], 1))
-        x = emb + self.pos(torch.arange(ids.shape[1]))
+        x = emb + self.pos(torch.arange(ids.shape[1], device=ids.device))
         attn = pad[:, None, None, :]
         for blk in self.blocks:
             x = blk(x, attn)
@@ -104,10 +105,12 @@ class _Top(nn.Module):
         return self._frozen
 
     def run(self, items: list[Cached], soft: torch.Tensor | None, pooling: str = "slot"):
+        dev = self.ln_f.weight.device
         T = max(len(it) for it in items)
         pad = torch.zeros((len(items), T), dtype=torch.bool)
         for i, it in enumerate(items):
             pad[i, : len(it)] = True
+        pad = pad.to(dev)
         live = [it.h is None for it in items]
         if any(live):
             if not all(live) or soft is None:
@@ -115,11 +118,11 @@ class _Top(nn.Module):
             ids = torch.full((len(items), T), self._backend.pad_id, dtype=torch.long)
             for i, it in enumerate(items):
                 ids[i, : len(it)] = torch.tensor(it.ids)
-            rows = torch.tensor([i for i, it in enumerate(items) for _ in it.soft_positions], dtype=torch.long)
-            cols = torch.tensor([p for it in items for p in it.soft_positions], dtype=torch.long)
-            x = self.frozen(ids, pad, rows, cols, soft)
+            rows = torch.tensor([i for i, it in enumerate(items) for _ in it.soft_positions], dtype=torch.long, device=dev)
+            cols = torch.tensor([p for it in items for p in it.soft_positions], dtype=torch.long, device=dev)
+            x = self.frozen(ids.to(dev), pad, rows, cols, soft)
         else:
-            x = torch.zeros((len(items), T, self.dim))
+            x = torch.zeros((len(items), T, self.dim), device=dev)
             for i, it in enumerate(items):
                 x[i, : len(it)] = it.h.float()
         attn = pad[:, None, None, :]
@@ -129,7 +132,7 @@ class _Top(nn.Module):
         if pooling == "mean":
             m = pad[..., None].float()
             return (h * m).sum(1) / m.sum(1)
-        return h[torch.arange(len(items)), torch.tensor([it.slot for it in items])]
+        return h[torch.arange(len(items), device=dev), torch.tensor([it.slot for it in items], device=dev)]
 
 
 class TopPromptModel(nn.Module):

@@ -30,6 +30,7 @@ class CellConfig:
     n_top: int = 1  # own MLM: tune only the top n blocks over cached frozen features (0: tune the whole LM)
     tune_plm: bool = True  # full path: prompt models tune the LM with the template (False: the vectors only)
     templates: list[str] | None = None  # template names to use (None: all of the task's)
+    device: str = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CellConfig":
@@ -51,12 +52,25 @@ def sample_low_resource(labels: np.ndarray, n_classes: int, k: int, seed: int, p
     return lab.astype(int), pool.astype(int)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA GPU (use 'auto' or 'cpu')")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"device must be cpu, cuda[:N] or auto, got {name!r}")
+    return torch.device(name)
+
+
 class TaskInputs:
     """Every input a task's methods see, built once: the classifier's and each template's, for the train subset
     and the test examples; frozen lower-block features when ``n_top`` > 0 (own MLM only)."""
 
     def __init__(self, backend, task: str, train, test, cfg: CellConfig, log=None):
         self.backend, self.task, self.cfg = backend, task, cfg
+        self.device = resolve_device(cfg.device)
+        backend.model.to(self.device)
         self.cached = cfg.n_top > 0 and isinstance(backend, OwnBertBackend)
         self.frozen = FrozenBottom(backend.model, cfg.n_top) if self.cached else None  # shared by the task's models
         self.templates = [t for t in TEMPLATES[task] if cfg.templates is None or t.name in cfg.templates]
@@ -78,14 +92,15 @@ class TaskInputs:
 
     def classifier(self, n_classes: int):
         if self.cached:
-            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling, self.frozen)
-        return Classifier(self.backend.copy(), n_classes, self.cfg.max_len)
+            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling, self.frozen).to(self.device)
+        return Classifier(self.backend.copy(), n_classes, self.cfg.max_len).to(self.device)
 
     def prompt_model(self, template, seed: int):
         if self.cached:
-            return TopPromptModel(self.backend, self.cfg.n_top, template.n_soft, self.word_ids, seed, self.frozen)
+            return TopPromptModel(self.backend, self.cfg.n_top, template.n_soft, self.word_ids, seed,
+                                  self.frozen).to(self.device)
         b = self.backend.copy() if self.cfg.tune_plm else self.backend
-        return PromptModel(b, template, VERBALIZERS[self.task], self.cfg.max_len, self.cfg.tune_plm, seed)
+        return PromptModel(b, template, VERBALIZERS[self.task], self.cfg.max_len, self.cfg.tune_plm, seed).to(self.device)
 
 
 def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test: np.ndarray) -> dict:

@@ -61,8 +61,9 @@ class Classifier(nn.Module):
         return fill_classifier(self.backend, text, term, self.max_len)
 
     def forward(self, filled: list[Filled]) -> torch.Tensor:
-        ids, pad = pad_filled(filled, self.backend.pad_id)
-        _, h = self.backend.forward(self.backend.embed(ids), pad, torch.tensor([f.slot for f in filled]))
+        dev = self.head.weight.device
+        ids, pad = pad_filled(filled, self.backend.pad_id, dev)
+        _, h = self.backend.forward(self.backend.embed(ids), pad, torch.tensor([f.slot for f in filled], device=dev))
         return self.head(h)
 
 
@@ -70,7 +71,8 @@ def train(model: nn.Module, filled: list[Filled], labels, cfg: TrainConfig) -> d
     """Cross-entropy on ``model(filled)`` for ``cfg.steps`` AdamW steps over shuffled epochs of the data."""
     g = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    dev = next(p.device for p in model.parameters())
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=dev)
     soft = [p for n, p in model.named_parameters() if n == "soft" and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if n != "soft" and p.requires_grad]
     if not soft and not rest:  # a manual template over a frozen LM: nothing to learn, zero-shot
@@ -108,7 +110,7 @@ def predict_proba(model: nn.Module, filled: list[Filled], batch_size: int = 128)
     out = [None] * len(filled)
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        p = torch.softmax(model([filled[i] for i in idx]).float(), -1).numpy()
+        p = torch.softmax(model([filled[i] for i in idx]).float(), -1).cpu().numpy()
         for i, row in zip(idx, p):
             out[i] = row
     return np.stack(out)

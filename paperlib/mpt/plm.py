@@ -130,8 +130,13 @@ def load_scibert(log=print) -> tuple[HFBackend, dict]:
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     t0 = time.perf_counter()
-    tok = AutoTokenizer.from_pretrained(SCIBERT)
-    lm = AutoModelForMaskedLM.from_pretrained(SCIBERT).eval()
+    try:
+        tok = AutoTokenizer.from_pretrained(SCIBERT)
+        lm = AutoModelForMaskedLM.from_pretrained(SCIBERT).eval()
+    except OSError as err:  # what transformers raises offline with nothing cached
+        raise RuntimeError(f"SciBERT ({SCIBERT}) could not be loaded from the Hugging Face hub or its cache: the "
+                           "full profile needs network access once (or HF_HOME pointing at a cache that holds it); "
+                           f"offline, use -p plm=inlm. Cause: {err}") from err
     log(f"SciBERT loaded in {time.perf_counter() - t0:.0f} s")
     return HFBackend(lm, tok, "masked"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
 
