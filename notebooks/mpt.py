@@ -50,7 +50,7 @@ inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; 
 inlm_layers = 4
 inlm_embd = 128
 inlm_vocab = 16000
-inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text
+inlm_epochs = 11.0  # passes over the ~0.76M-token train-split text (the committed checkpoint: 11; the first quick run: 4)
 pretrain_threads = 1  # one thread: on a busy 2-core machine two threads ran several times slower
 # data sizes
 train_subset = 2000  # a task's train split cut to this many (fixed per task; 0 keeps all)
@@ -68,6 +68,7 @@ lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
 pseudo_per_k = 2  # pseudo-labels per class = pseudo_per_k x K, the labeller's most confident (per-class top-k)
 confusion_task = "scicite"  # the task whose per-class confusion is plotted
+zero_shot = True  # score the manual templates with the untuned LM first (what the LM knows of the label words)
 
 # %%
 import time
@@ -146,6 +147,24 @@ if "loss_curve" in plm_info:
     ax.set_xlabel("epoch"); ax.set_ylabel("MLM loss"); ax.set_title("In-domain MLM pretraining", fontsize=9)
     run.figure(fig, "mlm_pretraining", [dict(point=i, loss=v) for i, v in enumerate(curve)])
     plt.show()
+
+# %% [markdown]
+# Zero-shot: each manual template over the LM before any tuning, on the test subsets (macro-F1). This is what the
+# LM already knows about which label word fits the cloze, the knowledge MPT's prompts are meant to draw on.
+
+# %%
+if zero_shot:
+    from paperlib.mpt.method import macro_f1, predict_proba
+    from paperlib.mpt.prompts import PromptModel
+
+    for t in tasks:
+        y_te = np.array([e.label for e in data[t][1]])
+        for tpl in [x for x in TEMPLATES[t] if x.kind == "manual"]:
+            pm = PromptModel(backend, tpl, VERBALIZERS[t], max_len, tune_plm=False)
+            p = predict_proba(pm, [pm.fill(e.text, e.term) for e in data[t][1]])
+            v = run.metric(f"zero_shot/{t}/{tpl.name}", macro_f1(y_te, p.argmax(1), len(LABELS[t])))
+            log(f"zero-shot {t} {tpl.name}: macro-F1 {v:.3f} ({len(LABELS[t])} classes)")
+    backend.model.requires_grad_(True)  # PromptModel(tune_plm=False) froze the shared LM; the grid tunes copies
 
 # %% [markdown]
 # ## The low-resource grid
