@@ -50,7 +50,7 @@ inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; 
 inlm_layers = 4
 inlm_embd = 128
 inlm_vocab = 16000
-inlm_epochs = 11.0  # passes over the ~0.76M-token train-split text (the committed checkpoint: 11; the first quick run: 4)
+inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text (the committed checkpoint: 4, as the first quick run)
 pretrain_threads = 1  # one thread: on a busy 2-core machine two threads ran several times slower
 # data sizes
 train_subset = 2000  # a task's train split cut to this many (fixed per task; 0 keeps all)

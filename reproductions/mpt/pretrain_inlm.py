@@ -52,7 +52,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget-s", type=float, default=720.0, help="wall-clock budget of the pretraining itself")
     ap.add_argument("--max-epochs", type=float, default=12.0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (two threads on the shared 2-core machine ran several times slower)")
+    ap.add_argument("--epochs", type=float, default=None, help="a fixed epoch count instead of the budget's")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -68,11 +70,13 @@ def main() -> None:
         torch.manual_seed(base.seed)
         return BertMLM(BertConfig(len(vocab), base.max_len, base.n_layer, base.n_head, base.n_embd, base.dropout))
 
-    # calibration: 0.05 epochs on a throw-away model fixes the epoch count that fits the budget
-    cal = pretrain_mlm(fresh(), rows, mask_id=vocab.mask_id, n_special=5, epochs=0.05, batch_size=base.batch_size,
-                       lr=base.lr, seed=base.seed)
-    epochs = min(a.max_epochs, math.floor(a.budget_s * cal["tokens_per_s"] / n_tokens * 2) / 2)
-    print(f"calibration: {cal['tokens_per_s']:,.0f} tokens/s -> {epochs} epochs of {n_tokens:,} tokens", flush=True)
+    if a.epochs is not None:
+        epochs = a.epochs
+    else:  # calibration: 0.05 epochs on a throw-away model fixes the epoch count that fits the budget
+        cal = pretrain_mlm(fresh(), rows, mask_id=vocab.mask_id, n_special=5, epochs=0.05, batch_size=base.batch_size,
+                           lr=base.lr, seed=base.seed)
+        epochs = min(a.max_epochs, math.floor(a.budget_s * cal["tokens_per_s"] / n_tokens * 2) / 2)
+        print(f"calibration: {cal['tokens_per_s']:,.0f} tokens/s -> {epochs} epochs of {n_tokens:,} tokens", flush=True)
     cfg = InLMConfig(**{**asdict(base), "epochs": epochs})
     model = fresh()
     res = pretrain_mlm(model, rows, mask_id=vocab.mask_id, n_special=5, epochs=epochs, batch_size=cfg.batch_size,
