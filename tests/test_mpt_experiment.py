@@ -154,3 +154,29 @@ def test_scibert_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", offline)
     with pytest.raises(RuntimeError, match="SciBERT .* could not be loaded.*plm=inlm"):
         load_plm("scibert", log=lambda m: None)
+
+
+def test_committed_checkpoint_loads_and_is_checked(tmp_path):
+    """The quick profile's LM comes from a folder with a manifest of SHA-256 sums: it loads as the model that was
+    saved, and an altered file or a missing manifest is an error."""
+    import hashlib
+    import json
+
+    from paperlib.mpt.plm import load_plm
+    from paperlib.nn.bert import save_bert
+
+    torch.manual_seed(0)
+    vocab = WordVocab.build(TEXTS, min_count=1, required=template_words())
+    model = BertMLM(BertConfig(len(vocab), 48, 1, 2, 16)).eval()
+    save_bert(tmp_path / "model.pt", model, {"config": {"epochs": 1.0}, "final_loss": 5.0, "heldout_loss": 5.5})
+    (tmp_path / "vocab.json").write_text(vocab.to_json())
+    files = {f: hashlib.sha256((tmp_path / f).read_bytes()).hexdigest() for f in ("model.pt", "vocab.json")}
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"files": files}))
+    backend, info = load_plm("inlm", log=lambda m: None, checkpoint=tmp_path)
+    assert info["heldout_loss"] == 5.5 and backend.vocab.words == vocab.words
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in backend.model.state_dict().items())
+    (tmp_path / "vocab.json").write_text(vocab.to_json() + " ")
+    with pytest.raises(ValueError, match="does not match MANIFEST"):
+        load_plm("inlm", log=lambda m: None, checkpoint=tmp_path)
+    with pytest.raises(FileNotFoundError, match="pretrain_inlm.py"):
+        load_plm("inlm", log=lambda m: None, checkpoint=tmp_path / "missing")
