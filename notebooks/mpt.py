@@ -66,7 +66,7 @@ final_steps = 60  # fine-tuning on labelled + pseudo-labelled, batch 32 (MPT and
 pooling = "mean"  # inlm classifier: mean of the final states (its [CLS] is untrained without NSP) or cls
 lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
-pseudo_per_k = 2  # pseudo-labels per class = pseudo_per_k x K, the labeller's most confident (per-class top-k)
+pseudo_per_k = 2  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (per-class top-k)
 confusion_task = "scicite"  # the task whose per-class confusion is plotted
 zero_shot = True  # score the manual templates with the untuned LM first (what the LM knows of the label words)
 
