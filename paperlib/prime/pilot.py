@@ -8,8 +8,9 @@ Run once before the evaluation grid (``python -m paperlib.prime.pilot``); writes
 2. the policy learning rate of RLOO and of the oracle arm (``policy_lrs``), each by its AUC;
 3. the positive control's first-hit ratio (oracle vs RLOO, each at its chosen learning rate);
 4. PRIME's PRM learning rate x beta (``prm_lrs`` x ``betas``) at RLOO's chosen policy learning rate,
-   then PRIME's policy learning rate at the chosen PRM settings, by AUC; the frozen arm uses PRIME's
-   settings (its PRM is trained to convergence either way).
+   by AUC. PRIME keeps RLOO's policy learning rate (the paper uses one policy learning rate for both;
+   a separate PRIME policy-lr stage did not fit the CPU budget); the frozen arm uses PRIME's settings
+   (its PRM is trained to convergence either way).
 """
 from __future__ import annotations
 
@@ -83,15 +84,6 @@ def main(out: str = "reproductions/prime/pilot.json", workers: int = 2, steps: i
     res["chosen"] = {"rloo_policy_lr": chosen["rloo"], "oracle_policy_lr": chosen["oracle"],
                      "prime_policy_lr": chosen["rloo"], "prm_lr": best["prm_lr"], "beta": best["beta"]}
     log(f"chosen PRM lr {best['prm_lr']}, beta {best['beta']}")
-    # stage 3: PRIME's policy lr at the chosen PRM settings (the grid point already run is reused)
-    others = [lr for lr in POLICY_LRS if lr != chosen["rloo"]]
-    cfgs = [RLConfig(arm="prime", seed=s, policy_lr=lr, prm_lr=best["prm_lr"], beta=best["beta"], **base)
-            for lr in others for s in TUNING_SEEDS]
-    curves = grid(cfgs) if cfgs else []
-    stage3 = [dict(policy_lr=chosen["rloo"], auc=best["auc"])] + [
-        dict(policy_lr=c.policy_lr, auc=auc(k), final=float(np.mean(k[-WINDOW:]))) for c, k in zip(cfgs, curves)]
-    res["prime_policy_lr_grid"] = stage3
-    res["chosen"]["prime_policy_lr"] = max(stage3, key=lambda r: r["auc"])["policy_lr"]
     res["wall_s"] = time.time() - t0
     log(f"pilot done in {res['wall_s']:.0f} s: {res['chosen']}")
     if out:
