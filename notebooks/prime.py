@@ -54,8 +54,8 @@ workers = 2  # parallel worker processes (one run each)
 threads = 1  # torch threads per worker
 device = "cpu"  # torch device of the RL runs: cpu | cuda
 # task: chain sums with worked steps (paperlib.data.arithmetic)
-min_terms = 7  # RL and evaluation prompts: terms uniform in [min_terms, max_terms] (6-7 worked steps)
-max_terms = 8
+min_terms = 6  # RL and evaluation prompts: terms uniform in [min_terms, max_terms] (5-6 worked steps)
+max_terms = 7
 min_digits = 2  # digits per term
 max_digits = 2
 width = 3  # numbers zero-filled to this many digits

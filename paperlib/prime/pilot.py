@@ -32,7 +32,7 @@ POLICY_LRS = (1e-5, 3e-5)
 PRM_LRS = (1e-5, 3e-5)
 BETAS = (0.05, 0.2, 0.5)
 # the quick profile's RL settings (notebooks/prime.py parameters); the pilot tunes the rest
-BASE = dict(steps=100, batch_prompts=16, n_samples=4, mini_batches=4, prm_mini_batches=4, min_terms=7, max_terms=8,
+BASE = dict(steps=100, batch_prompts=16, n_samples=4, mini_batches=4, prm_mini_batches=4, min_terms=6, max_terms=7,
             min_digits=2, max_digits=2, width=3, max_new_tokens=128, eval_every=25, eval_samples=2)
 WINDOW = 10
 

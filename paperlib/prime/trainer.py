@@ -59,8 +59,8 @@ class RLConfig:
     max_fill_rounds: int = 3  # generation rounds per step to fill the filtered batch
     max_new_tokens: int = 140
     temperature: float = 1.0
-    min_terms: int = 7  # RL prompts: 6-7 worked steps
-    max_terms: int = 8
+    min_terms: int = 6  # RL prompts: 5-6 worked steps
+    max_terms: int = 7
     min_digits: int = 2
     max_digits: int = 2
     width: int = 3
