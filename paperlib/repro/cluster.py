@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .registry import Paper, ReproError, get_paper, repo_root
+from .runner import Destination, RunFailed, finish, run_paper
 from .seeds import SEED_CACHE_ENV, SEED_CACHE_READ_ENV
 
 EXECUTORS = ("local", "slurm", "submitit-local")
@@ -62,7 +63,6 @@ def _executor(kind: str, folder: Path, resources: dict, slurm: dict[str, str]):
 def _job(slug: str, profile: str, params: dict, out: str | None, env: dict[str, str]) -> dict:
     """One job: a plain run of one paper's notebook (on the node), in ``env``."""
     os.environ.update(env)
-    from .runner import RunFailed, run_paper
     try:
         res = run_paper(get_paper(slug), profile, params, Path(out) if out else None, stream=False)
     except RunFailed as err:
@@ -146,16 +146,6 @@ def submit(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, exec
             print("== FAILED " + "\n   ".join(errors), file=sys.stderr, flush=True)
             continue
         done.append(job.result())
-        from .runner import Destination
         print(f"== {paper.slug}: done -> {Destination.for_run(paper.slug, profile, out).results}", file=sys.stderr,
               flush=True)
-    if done:
-        from .claims import claims_table
-        print(claims_table(done))
-        if out is None and profile != "smoke":
-            from .report import write_report
-            print(f"updated {write_report()}", file=sys.stderr)
-    if failed:
-        print(f"\n{len(failed)} of {len(plans)} paper(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return finish(done, failed, len(plans), profile, out)

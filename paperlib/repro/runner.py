@@ -318,8 +318,16 @@ def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, st
         except RunFailed as err:
             failed.append(paper.slug)
             print(f"== FAILED {err}", file=sys.stderr, flush=True)
+    return finish(done, failed, len(plans), profile, out, show_table=not stream)
+
+
+def finish(done: list[dict], failed: list[str], n_papers: int, profile: str, out: Path | None,
+           show_table: bool = True) -> int:
+    """The end of a run of several papers, local or through a cluster: the claims table (unless each
+    notebook already showed its own), where every result went, the claims report when the run wrote
+    into the repository, and which papers failed. Returns the exit code (1 if any failed)."""
     if done:
-        if not stream:  # streamed runs already showed each notebook's own claims table
+        if show_table:
             print(claims_table(done))
         print("\nResults:", file=sys.stderr)
         for res in done:
@@ -335,9 +343,8 @@ def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, st
             from .report import write_report
             print(f"updated {write_report()}", file=sys.stderr)
     if failed:
-        print(f"\n{len(failed)} of {len(plans)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"\n{len(failed)} of {n_papers} paper(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
-
-__all__ = ["prepare", "reproduce", "run_paper", "check_clean_tree", "RunFailed", "ReproError", "Destination"]
+__all__ = ["prepare", "reproduce", "run_paper", "finish", "check_clean_tree", "RunFailed", "ReproError", "Destination"]
