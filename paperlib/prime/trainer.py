@@ -74,6 +74,7 @@ class RLConfig:
     eval_samples: int = 2  # sampled answers per held-out prompt
     seed: int = 0
     device: str = "cpu"
+    precision: str = "32-true"  # 32-true, or bf16-mixed: the forward passes autocast to bfloat16 (GPU)
 
     def __post_init__(self):
         if self.arm not in ARMS:
