@@ -91,3 +91,29 @@ def test_check_all_full_profiles_run_on_cpu_and_name_what_is_missing(tmp_path):
         assert f"missing here (a stand-in was used): {what}" in out.stderr, what
         assert fix in out.stderr, fix
     print(out.stderr, f"\ncheck all --profile full: {wall:.0f} s", file=sys.stderr)
+
+
+def test_gpu_check_stops_clearly_without_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: scripts/gpu_check.sh would run")
+    out = subprocess.run(["bash", "scripts/gpu_check.sh"], cwd=ROOT, env={**os.environ, "PYTHON": sys.executable},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "no GPU to check here" in out.stderr and "sees no CUDA GPU" in out.stderr
+
+
+def test_gpu_bench_times_real_steps_and_projects_the_profile(tmp_path):
+    """The benchmark's own code on the CPU (one step of A-LoL's full-size model; funbat needs no GPU)."""
+    import json
+
+    out = subprocess.run([sys.executable, "scripts/gpu_bench.py", "--device", "cpu", "--steps", "1", "--precision",
+                          "32-true", "--papers", "alol", "funbat", "--out", str(tmp_path / "bench.json")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row, = json.loads((tmp_path / "bench.json").read_text())
+    assert row["paper"] == "alol" and row["sec_per_step"] > 0
+    assert row["projected_hours"] == pytest.approx(row["sec_per_step"] * row["work_steps"] / 3600)
+    assert "funbat" in out.stdout and "runs on CPU cores" in out.stdout
+    out = subprocess.run([sys.executable, "scripts/gpu_bench.py", "--device", "cuda", "--papers", "alol"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    if not torch.cuda.is_available():
+        assert out.returncode == 2 and "no CUDA GPU" in out.stderr
