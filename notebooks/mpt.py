@@ -44,6 +44,7 @@ ks = [8, 16, 32]  # labelled examples per class
 workers = 2  # worker processes (one task a job)
 threads = 1  # torch threads per worker
 device = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
+precision = "32-true"  # forward passes of the grid's models: 32-true | bf16-mixed (autocast, GPU)
 plm = "inlm"  # inlm (in-domain MLM) | smollm2 (causal, offline) | scibert (online)
 inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; its config must equal inlm_*) | pretrain: here, cached
 # in-domain MLM architecture and pretraining (checked against the committed checkpoint's)
@@ -84,6 +85,7 @@ from paperlib.mpt.method import TrainConfig
 from paperlib.mpt.plm import COMMITTED_INLM, InLMConfig, load_plm
 from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 from paperlib.repro.record import Run
+from paperlib.training import check_precision
 
 torch.set_num_threads(max(threads, 1))
 run = Run("mpt", globals())
@@ -176,7 +178,8 @@ cfg = CellConfig(max_len=max_len, train_subset=train_subset, pool_size=pool_size
                  prompt=TrainConfig(steps=prompt_steps, batch_size=16, lr=lr, soft_lr=soft_lr),
                  ft=TrainConfig(steps=ft_steps, batch_size=16, lr=lr),
                  final=TrainConfig(steps=final_steps, batch_size=32, lr=lr),
-                 pseudo_per_k=pseudo_per_k, pooling=pooling, n_top=n_top, tune_plm=tune_plm, device=device)
+                 pseudo_per_k=pseudo_per_k, pooling=pooling, n_top=n_top, tune_plm=tune_plm, device=device,
+                 precision=check_precision(precision))
 run.metric("device/resolved", str(resolve_device(device)))
 results = run_grid(backend, data, ks, seeds, cfg, workers=workers, threads_per_worker=threads, log=log)
 R = {(c["task"], c["k"], c["seed"]): c for r in results for c in r["cells"]}
