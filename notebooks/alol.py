@@ -235,7 +235,9 @@ for name in splits:
                                 dpo_beta=dpo_beta, grad_clip=grad_clip, scale_steps=scale_steps,
                                 eval_every=eval_every, seed=s, device=device, precision=precision)
             jobs.append((name, task, refs[name], splits[name], advantages[(name, s)], dev[task.name], test[task.name], cfg))
-results = run_all(jobs, workers=workers, threads_per_worker=threads, log=log, samples=samples)
+# run.per_seed keeps each seed's runs apart (paperlib.repro.seeds): a resumed run or a `--split seeds` merge reads them
+results = run.per_seed("runs", seeds, lambda todo: run_all([j for j in jobs if j[-1].seed in todo], workers=workers,
+                                                           threads_per_worker=threads, log=log, samples=samples))
 R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
     for k in ("test_reward", "sample_reward", "final_test_reward", "distinct2", "distinct2_greedy", "weights_moved"):
