@@ -4,8 +4,8 @@
 #      device / accelerator auto), naming what is missing (data, hub models, checkpoints) with the command that gets it;
 #   2. scripts/gpu_bench.py: a few real optimisation steps of each paper's full-size model, printing steps/s, peak GPU
 #      memory and the projected hours of the whole full profile (training steps only: a lower bound).
-# Under 10 minutes in all on one recent GPU. Output goes to the terminal and to runs/gpu_check/<stamp>/ (commit
-# gpu_check.log and bench.json from there with the results of a GPU session).
+# Under 10 minutes in all on one recent GPU. Output goes to the terminal and to runs/gpu_check/<stamp>/ (runs/ is ignored:
+# `git add -f` gpu_check.log and bench.json from there to commit a GPU session's numbers).
 # Without a CUDA GPU visible to torch it stops at once with exit code 2.
 #   scripts/gpu_check.sh [PAPER ...]        (default: every paper)
 set -uo pipefail
