@@ -21,6 +21,7 @@ def _fit(out: Path, devices: int, strategy: str) -> dict:
     return json.loads((out / "result.json").read_text())
 
 
+@pytest.mark.slow
 def test_two_process_ddp_fit_keeps_the_global_batch_and_the_ranks_in_step(tmp_path):
     one = _fit(tmp_path / "one", 1, "auto")
     two = _fit(tmp_path / "two", 2, "ddp")
