@@ -50,7 +50,7 @@ tasks = ["arithmetic", "review"]  # task 1 and task 2
 noisy_tasks = ["arithmetic", "review"]  # tasks whose noisy split is run
 workers = 2  # parallel worker processes
 threads = 1  # torch threads per worker
-device = "cpu"  # references and offline runs: cpu | cuda | auto (cuda when present); value heads stay on the CPU
+device = "cpu"  # references, value heads and offline runs: cpu | cuda | auto (cuda when present)
 precision = "32-true"  # Lightning precision of the references, autocast of the offline runs: 32-true | bf16-mixed
 # data
 train_prompts = 20000  # task 1: offline training prompts (two responses each)
@@ -195,18 +195,20 @@ for name, (model, info) in train_references(specs, workers, threads, log, traine
 # %%
 advantages, values = {}, {}
 for name, d in splits.items():
-    task, ref = TASKS[name.split("/")[0]], refs[name]
+    task, ref = TASKS[name.split("/")[0]], refs[name].to(device)  # value heads on the run's device
     probs = dev[task.name]
     dev_out = greedy_outputs(ref, task, probs)
     targets = np.array([task.reward(p, o) for p, o in zip(probs, dev_out)])
     x, xm, _ = task.encode_batch([p.prompt for p in probs])
+    x, xm = x.to(device), xm.to(device)
     h_dev = prompt_states(ref, x, xm)
     xt, xtm, _ = task.encode_batch([p.prompt for p in d.problems])
+    xt, xtm = xt.to(device), xtm.to(device)
     h_train = prompt_states(ref, xt, xtm)
     for s in seeds:
         head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
         with torch.no_grad():
-            v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).numpy()
+            v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).cpu().numpy()
         values[(name, s)] = v
         advantages[(name, s)] = d.rewards - v
     used = [float((advantages[(name, s)] > 0).mean()) for s in seeds]
