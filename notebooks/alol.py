@@ -50,6 +50,8 @@ tasks = ["arithmetic", "review"]  # task 1 and task 2
 noisy_tasks = ["arithmetic", "review"]  # tasks whose noisy split is run
 workers = 2  # parallel worker processes
 threads = 1  # torch threads per worker
+device = "cpu"  # references, value heads and offline runs: cpu | cuda | auto (cuda when present)
+precision = "32-true"  # Lightning precision of the references, autocast of the offline runs: 32-true | bf16-mixed
 # data
 train_prompts = 20000  # task 1: offline training prompts (two responses each)
 max_terms = 6  # task 1: chain sums of 2..max_terms terms of one or two digits
@@ -93,9 +95,12 @@ from paperlib.alol.tasks import get_task
 from paperlib.alol.trainer import ALL_METHODS, OfflineConfig, greedy_outputs
 from paperlib.alol.value import fit_value_head, prompt_states
 from paperlib.repro.record import Run
+from paperlib.training import check_precision, resolve_device, trainer_settings
 
 torch.set_num_threads(max(threads, 1) * max(workers, 1))
 run = Run("alol", globals())
+device = str(resolve_device(device))  # "auto" -> cuda or cpu, before any model is built
+check_precision(precision)
 T0 = time.perf_counter()
 
 
@@ -171,7 +176,7 @@ for name, d in splits.items():
            else f"{name}-n{review_prompts}-seed{mix_seed}")
     specs.append((name, t, d, cfg, key))
 refs, ref_eval = {}, {}
-for name, (model, info) in train_references(specs, workers, threads, log).items():
+for name, (model, info) in train_references(specs, workers, threads, log, trainer_settings(device, precision)).items():
     t = name.split("/")[0]
     refs[name] = model
     run.metric(f"ref/{name}/train_s", 0.0 if info.get("cached") else info["train_s"])
@@ -190,18 +195,20 @@ for name, (model, info) in train_references(specs, workers, threads, log).items(
 # %%
 advantages, values = {}, {}
 for name, d in splits.items():
-    task, ref = TASKS[name.split("/")[0]], refs[name]
+    task, ref = TASKS[name.split("/")[0]], refs[name].to(device)  # value heads on the run's device
     probs = dev[task.name]
     dev_out = greedy_outputs(ref, task, probs)
     targets = np.array([task.reward(p, o) for p, o in zip(probs, dev_out)])
     x, xm, _ = task.encode_batch([p.prompt for p in probs])
+    x, xm = x.to(device), xm.to(device)
     h_dev = prompt_states(ref, x, xm)
     xt, xtm, _ = task.encode_batch([p.prompt for p in d.problems])
+    xt, xtm = xt.to(device), xtm.to(device)
     h_train = prompt_states(ref, xt, xtm)
     for s in seeds:
         head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
         with torch.no_grad():
-            v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).numpy()
+            v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).cpu().numpy()
         values[(name, s)] = v
         advantages[(name, s)] = d.rewards - v
     used = [float((advantages[(name, s)] > 0).mean()) for s in seeds]
@@ -228,9 +235,11 @@ for name in splits:
         for s in seeds:
             cfg = OfflineConfig(method=m, steps=steps, batch_size=batch_size, lr=lr, eps=eps, kl_beta=kl_beta,
                                 dpo_beta=dpo_beta, grad_clip=grad_clip, scale_steps=scale_steps,
-                                eval_every=eval_every, seed=s)
+                                eval_every=eval_every, seed=s, device=device, precision=precision)
             jobs.append((name, task, refs[name], splits[name], advantages[(name, s)], dev[task.name], test[task.name], cfg))
-results = run_all(jobs, workers=workers, threads_per_worker=threads, log=log, samples=samples)
+# run.per_seed keeps each seed's runs apart (paperlib.repro.seeds): a resumed run or a `--split seeds` merge reads them
+results = run.per_seed("runs", seeds, lambda todo: run_all([j for j in jobs if j[-1].seed in todo], workers=workers,
+                                                           threads_per_worker=threads, log=log, samples=samples))
 R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
     for k in ("test_reward", "sample_reward", "final_test_reward", "distinct2", "distinct2_greedy", "weights_moved"):

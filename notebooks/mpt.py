@@ -44,6 +44,7 @@ ks = [8, 16, 32]  # labelled examples per class
 workers = 2  # worker processes (one task a job)
 threads = 1  # torch threads per worker
 device = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
+precision = "32-true"  # forward passes of the grid's models: 32-true | bf16-mixed (autocast, GPU)
 plm = "inlm"  # inlm (in-domain MLM) | smollm2 (causal, offline) | scibert (online)
 inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; its config must equal inlm_*) | pretrain: here, cached
 # in-domain MLM architecture and pretraining (checked against the committed checkpoint's)
@@ -84,6 +85,7 @@ from paperlib.mpt.method import TrainConfig
 from paperlib.mpt.plm import COMMITTED_INLM, InLMConfig, load_plm
 from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 from paperlib.repro.record import Run
+from paperlib.training import check_precision
 
 torch.set_num_threads(max(threads, 1))
 run = Run("mpt", globals())
@@ -176,10 +178,19 @@ cfg = CellConfig(max_len=max_len, train_subset=train_subset, pool_size=pool_size
                  prompt=TrainConfig(steps=prompt_steps, batch_size=16, lr=lr, soft_lr=soft_lr),
                  ft=TrainConfig(steps=ft_steps, batch_size=16, lr=lr),
                  final=TrainConfig(steps=final_steps, batch_size=32, lr=lr),
-                 pseudo_per_k=pseudo_per_k, pooling=pooling, n_top=n_top, tune_plm=tune_plm, device=device)
+                 pseudo_per_k=pseudo_per_k, pooling=pooling, n_top=n_top, tune_plm=tune_plm, device=device,
+                 precision=check_precision(precision))
 run.metric("device/resolved", str(resolve_device(device)))
-results = run_grid(backend, data, ks, seeds, cfg, workers=workers, threads_per_worker=threads, log=log)
-R = {(c["task"], c["k"], c["seed"]): c for r in results for c in r["cells"]}
+
+
+def grid_cells(todo):
+    """The grid's cells for the seeds in ``todo``, each with its task's test labels and input-building speed."""
+    out = run_grid(backend, data, ks, todo, cfg, workers=workers, threads_per_worker=threads, log=log)
+    return [{**c, "y_test": r["y_test"], "build_examples_per_s": r["build_examples_per_s"]} for r in out for c in r["cells"]]
+
+
+# run.per_seed keeps each seed's cells apart (paperlib.repro.seeds): a resumed run or a `--split seeds` merge reads them
+R = {(c["task"], c["k"], c["seed"]): c for c in run.per_seed("grid", seeds, grid_cells)}
 for (t, k, s), c in R.items():
     for m, v in c["f1"].items():
         run.metric(f"{t}/K={k}/seed={s}/{m}", v)
@@ -218,7 +229,7 @@ plt.show()
 if confusion_task in tasks:
     from sklearn.metrics import confusion_matrix
 
-    y_test = np.array(next(r["y_test"] for r in results if r["task"] == confusion_task))
+    y_test = np.array(next(c["y_test"] for c in R.values() if c["task"] == confusion_task))
     names = LABELS[confusion_task]
     fig, axes = plt.subplots(1, 2, figsize=(4 + 0.8 * len(names), 2 + 0.4 * len(names)))
     crow = []
@@ -277,7 +288,7 @@ for key in ("score_examples_per_s", "ft/train_examples_per_s", "mpt/train_exampl
     if vals:
         run.metric(f"speed/{key}", float(np.median(vals)))
         log(f"{key}: median {np.median(vals):.0f}")
-run.metric("speed/build_examples_per_s", float(np.median([r["build_examples_per_s"] for r in results])))
+run.metric("speed/build_examples_per_s", float(np.median([c["build_examples_per_s"] for c in cells])))
 table = {m: {t: float(np.mean([f1(t, k, m).mean() for k in ks])) for t in tasks} for m in METHODS}
 for m in METHODS:
     log(f"{m:14s} " + "  ".join(f"{t} {table[m][t]:.3f}" for t in tasks))

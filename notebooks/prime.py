@@ -52,7 +52,8 @@ seeds = [0, 1, 2, 3, 4]  # evaluation RL seeds, the same in every arm (the pilot
 arms = ["rloo", "oracle", "prime", "prime_frozen"]  # outcome-only RLOO, oracle-PRM control, PRIME, frozen PRM
 workers = 2  # parallel worker processes (one run each)
 threads = 1  # torch threads per worker
-device = "cpu"  # torch device of the RL runs: cpu | cuda
+device = "cpu"  # torch device of the SFT and RL runs: cpu | cuda | auto (cuda when present)
+precision = "32-true"  # Lightning precision of SFT and autocast of the RL runs: 32-true | bf16-mixed (GPU)
 # task: chain sums with worked steps (paperlib.data.arithmetic)
 min_terms = 6  # RL and evaluation prompts: terms uniform in [min_terms, max_terms] (5-6 worked steps)
 max_terms = 7
@@ -111,9 +112,12 @@ from paperlib.prime.experiment import (area_under_curve, bank_pairwise_accuracy,
 from paperlib.prime.sft import SFTConfig, encode_prompts, train_sft
 from paperlib.prime.trainer import ARMS, RLConfig, evaluate
 from paperlib.repro.record import Run
+from paperlib.training import check_precision, resolve_device, trainer_settings
 
 torch.set_num_threads(max(threads, 1) * max(workers, 1))
 run = Run("prime", globals())
+device = str(resolve_device(device))  # "auto" -> cuda or cpu, before any model is built
+check_precision(precision)
 T0 = time.perf_counter()
 
 
@@ -143,7 +147,7 @@ if not 0 < smooth_window <= steps:
 sft_cfg = SFTConfig(chunk_examples=sft_chunk, max_examples=sft_max_examples, p_error=p_error, min_terms=sft_min_terms,
                     max_terms=sft_max_terms, min_digits=min_digits, max_digits=max_digits, width=width, lr=sft_lr,
                     n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size)
-sft, sft_info = train_sft(sft_cfg, log=log)
+sft, sft_info = train_sft(sft_cfg, trainer_cfg=trainer_settings(device, precision), log=log)
 for k in ("params", "train_s", "final_loss", "loss_floor", "examples", "converged"):
     run.metric(f"sft/{k}", sft_info[k])
 
@@ -153,10 +157,10 @@ rl_base = dict(steps=steps, batch_prompts=batch_prompts, n_samples=n_samples, mi
                acc_high=acc_high, max_fill_rounds=max_fill_rounds, max_new_tokens=block_size, min_terms=min_terms,
                max_terms=max_terms, min_digits=min_digits, max_digits=max_digits, width=width,
                frozen_prm_steps=frozen_prm_steps, frozen_patience=frozen_patience, eval_every=eval_every,
-               eval_samples=eval_samples, device=device,
+               eval_samples=eval_samples, device=device, precision=precision,
                bank_points=tuple(sorted({int(round(f * steps)) for f in bank_fracs})), bank_prompts=bank_prompts)
 eval_set = arithmetic.sample_problems(eval_prompts, 777, min_terms, max_terms, max_digits, width=width, min_digits=min_digits)
-probe_cfg = RLConfig(**rl_base)
+probe_cfg = RLConfig(**{**rl_base, "device": "cpu"})  # the SFT model stays on the CPU in this process
 by_terms = {}
 reps = [p for p in eval_set for _ in range(4)]
 x, xm = encode_prompts(reps)

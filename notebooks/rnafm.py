@@ -45,6 +45,7 @@ pretrain_scale = "cpu2"  # pretraining scale of the checkpoint to probe (paperli
 pretrain_if_missing = False  # pretrain at that scale now when its checkpoint is missing or stale
 official_checkpoint = ""  # path or URL of the released RNA-FM_pretrained.pth: probe it instead (needs the file)
 threads = 1  # torch threads of the notebook's own process (embeddings, attention maps)
+device = "cpu"  # the probed models and the structure heads: cpu | cuda | auto (cuda when present); pretraining: its scale's
 workers = 2  # processes training the structure heads, one torch thread each
 crop = 256  # nucleotides embedded per sequence (longer ones are cut; pretraining crops at 256 too)
 # masked-token accuracy (a check: the paper reports none)
@@ -85,7 +86,7 @@ from paperlib.rnafm.corpus import HELD_OUT_FAMILIES, load_corpus
 from paperlib.rnafm.mlm import KmerContextTable, masked_accuracy, masked_positions
 from paperlib.rnafm.pretrain import CORPORA, SCALES, checkpoint_dir, curve_validation, get_pretrained
 from paperlib.repro.record import Run
-from paperlib.training import run_in_workers
+from paperlib.training import resolve_device, run_in_workers
 
 torch.set_num_threads(threads)
 run = Run("rnafm", globals())
@@ -132,7 +133,8 @@ run.metric("pretrain/git_sha", manifest.get("git_sha"))
 log(f"checkpoint {official_checkpoint or pretrain_scale}: {model.num_parameters():,} parameters, "
     f"{manifest['tokens_seen']} tokens seen in {manifest['wall_s']} s ({manifest.get('device')}), "
     f"corpus {manifest['corpus_fingerprint']}")
-random_models = {s: ex.random_init(cfg, 1000 + s) for s in seeds}
+model = model.to(resolve_device(device))
+random_models = {s: ex.random_init(cfg, 1000 + s).to(resolve_device(device)) for s in seeds}
 
 
 def cut(seqs):
@@ -392,7 +394,7 @@ for label in ("consensus", "vienna"):
             jobs.append((features(kind, s, label, "train"), labels[label]["train"], features(kind, s, label, "val"),
                          labels[label]["val"], {t: features(kind, s, label, t) for t in ("test", "test_indist")},
                          {t: labels[label][t] for t in ("test", "test_indist")}, ss_steps, s,
-                         head_reduction, head_channels, head_blocks, ss_batch, ss_lr))
+                         head_reduction, head_channels, head_blocks, ss_batch, ss_lr, str(resolve_device(device))))
 t_ss = time.perf_counter()
 ss = dict(zip(keys, run_in_workers(ex.structure_probe_job, jobs, workers=workers, threads_per_worker=1)))
 run.metric("c1/structure/probe_wall_s", time.perf_counter() - t_ss)

@@ -59,3 +59,25 @@ def read_log(path) -> list[dict]:
                 seen.add(item["missing"])
                 out.append(item)
     return out
+
+
+def hub_model_available(repo_id: str, filename: str = "config.json", timeout: float = 5.0) -> bool:
+    """Whether a Hugging Face hub model can be had here: in the local hub cache, or the hub answers within
+    ``timeout`` seconds (a preflight must not wait through transformers' retries on an offline machine)."""
+    import socket
+    from urllib.parse import urlparse
+
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+    except ImportError:
+        return False
+    if isinstance(try_to_load_from_cache(repo_id, filename), str):
+        return True
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False

@@ -60,6 +60,54 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def resolve_device(name: str) -> torch.device:
+    """A notebook's ``device`` parameter as a torch device. ``auto``: CUDA when present, else the CPU (what full
+    profiles set, so that ``paperlib check`` runs their path on a CPU-only machine); ``cuda`` without a GPU is an
+    error that says so."""
+    name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA GPU (use 'auto' or 'cpu')")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"device must be cpu, cuda[:N] or auto, got {name!r}")
+    return torch.device(name)
+
+
+def trainer_settings(device: str = "cpu", precision: str = "32-true", devices: Any = 1,
+                     strategy: str = "auto") -> dict:
+    """The :func:`make_trainer` settings of a notebook's ``device`` / ``precision`` parameters: Lightning's
+    accelerator for the device (``auto`` resolves as :func:`resolve_device`), its precision string."""
+    dev = resolve_device(device)
+    check_precision(precision)
+    return {"accelerator": "gpu" if dev.type == "cuda" else "cpu", "devices": devices, "strategy": strategy,
+            "precision": precision}
+
+
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} (Lightning's names), got {precision!r}")
+    return precision
+
+
+def autocast(device, precision: str = "32-true"):
+    """The forward-pass context of a hand-written loop for a Lightning precision string: ``bf16-mixed`` /
+    ``16-mixed`` autocast to bfloat16 / float16 on ``device``, ``32-true`` changes nothing (so CPU runs keep
+    their numbers). ``bf16-true`` is a model cast, not an autocast: the loop casts the model itself."""
+    import contextlib
+
+    check_precision(precision)
+    dev = torch.device(device) if not isinstance(device, torch.device) else device
+    if precision == "bf16-mixed":
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+    if precision == "16-mixed":
+        return torch.autocast(device_type=dev.type, dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
 def quiet_lightning() -> None:
     """Silence Lightning's banners and tips: an executed notebook should hold results, not logs."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):

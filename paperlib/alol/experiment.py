@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..nn.gpt import GPT, GPTConfig
-from ..training import run_in_workers
+from ..training import autocast, resolve_device, run_in_workers
 from .reference import ReferenceConfig, train_reference
 from .tasks import get_task
 from .trainer import OfflineConfig, distinct_n, greedy_outputs, sampled_outputs, train_offline
@@ -32,9 +32,10 @@ def run_job(task_name: str, ref_state: dict, gpt_cfg: dict, data, advantages, de
     task = get_task(task_name)
     ref = GPT(GPTConfig(**gpt_cfg))
     ref.load_state_dict(ref_state)
-    ref.eval()
     c = OfflineConfig(**cfg)
-    out = train_offline(ref, task, data, c, dev_problems, advantages)
+    ref = ref.to(resolve_device(c.device)).eval()
+    with autocast(next(ref.parameters()).device, c.precision):  # 32-true: nothing changes
+        out = train_offline(ref, task, data, c, dev_problems, advantages)
     sel = evaluate_policy(out["policy"], task, test_problems, 1000 + c.seed, samples)
     final = greedy_outputs(out["final_policy"], task, test_problems)
     moved = max(float((p1 - p0).detach().abs().max()) for p0, p1 in zip(ref.parameters(), out["final_policy"].parameters()))
@@ -61,16 +62,19 @@ def run_all(jobs: list[tuple], workers: int = 2, threads_per_worker: int = 1, lo
     return run_in_workers(run_job, [a for _, a in args], workers, threads_per_worker, done)
 
 
-def _reference_job(task_name: str, data, cfg: dict, data_key: str) -> tuple:
+def _reference_job(task_name: str, data, cfg: dict, data_key: str, trainer_cfg: dict | None = None) -> tuple:
     task = get_task(task_name)
-    model, info = train_reference(task, data, ReferenceConfig(**cfg), data_key, log=lambda *_: None)
+    model, info = train_reference(task, data, ReferenceConfig(**cfg), data_key, log=lambda *_: None,
+                                  trainer_cfg=trainer_cfg)
     return {k: v.cpu() for k, v in model.state_dict().items()}, asdict(model.cfg), info
 
 
-def train_references(specs: list[tuple], workers: int = 2, threads_per_worker: int = 1, log=print) -> dict:
+def train_references(specs: list[tuple], workers: int = 2, threads_per_worker: int = 1, log=print,
+                     trainer_cfg: dict | None = None) -> dict:
     """pi_ref of each split, trained (or loaded from the code-versioned cache) in worker processes.
-    ``specs``: (split name, task name, OfflineData, ReferenceConfig, data key). Returns
-    {split: (GPT in eval mode, info)}."""
+    ``specs``: (split name, task name, OfflineData, ReferenceConfig, data key); ``trainer_cfg``: the Lightning
+    trainer settings (accelerator, devices, precision; ``paperlib.training.trainer_settings``). Returns
+    {split: (GPT in eval mode on the CPU, info)}."""
     t0 = time.time()
 
     def done(i, r, n):
@@ -78,7 +82,7 @@ def train_references(specs: list[tuple], workers: int = 2, threads_per_worker: i
         how = "loaded from cache" if info.get("cached") else f"trained in {info['train_s']:.0f} s"
         log(f"pi_ref ({specs[i][0]}) {how} ({n}/{len(specs)}, {time.time() - t0:.0f} s)")
 
-    out = run_in_workers(_reference_job, [(t, d, asdict(c), k) for _, t, d, c, k in specs], workers,
+    out = run_in_workers(_reference_job, [(t, d, asdict(c), k, trainer_cfg) for _, t, d, c, k in specs], workers,
                          threads_per_worker, done)
     refs = {}
     for (name, *_), (state, gcfg, info) in zip(specs, out):

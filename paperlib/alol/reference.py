@@ -51,9 +51,11 @@ def _rows(task, data: OfflineData, block_size: int):
     return out, loss_mask
 
 
-def train_reference(task, data: OfflineData, cfg: ReferenceConfig, data_key: str, use_cache: bool = True, log=print):
+def train_reference(task, data: OfflineData, cfg: ReferenceConfig, data_key: str, use_cache: bool = True, log=print,
+                    trainer_cfg: dict | None = None):
     """pi_ref for ``data`` (identified by ``data_key``, e.g. its generator arguments). Returns
-    (model in eval mode, info)."""
+    (model in eval mode, on the CPU, info). ``trainer_cfg``: Lightning trainer settings (accelerator, devices,
+    precision); None trains on the CPU."""
     key = artifact_key("alol/reference", {"cfg": asdict(cfg), "task": task.name, "block": task.block_size, "data": data_key}, __name__, type(task).__module__)
     path = cache_dir("alol", "reference") / f"{key}.pt"
     if use_cache and path.exists():
@@ -65,7 +67,7 @@ def train_reference(task, data: OfflineData, cfg: ReferenceConfig, data_key: str
     epochs = max(1, round(cfg.examples / len(data)))
     module = NextTokenModule(GPT(cfg.gpt_config(task)), cfg.lr, pad_id=task.PAD)
     t0 = time.time()
-    make_trainer(None, max_epochs=epochs).fit(
+    make_trainer(trainer_cfg, max_epochs=epochs).fit(
         module, datamodule=TensorDataModule((tokens, loss_mask), batch_size=cfg.batch_size, seed=cfg.seed))
     info = {"config": asdict(cfg), "task": task.name, "data": data_key, "epochs": epochs, "train_s": time.time() - t0,
             "final_loss": sum(module.losses[-50:]) / max(1, len(module.losses[-50:])),

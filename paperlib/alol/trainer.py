@@ -47,10 +47,16 @@ class OfflineConfig:
     scale_steps: bool = False  # True: A-LoL variants' steps *= fraction of data with A > 0 (official schedule)
     eval_every: int = 50
     seed: int = 0
+    device: str = "cpu"  # where the policy and the reference live (experiment.run_job moves them)
+    precision: str = "32-true"  # or bf16-mixed: forward passes under autocast (experiment.run_job)
 
     def __post_init__(self):
         if self.method not in ALL_METHODS:
             raise ValueError(f"unknown method {self.method!r}; valid: {ALL_METHODS}")
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 @torch.no_grad()
@@ -59,6 +65,7 @@ def greedy_outputs(model: GPT, task, problems, batch: int = 256) -> list[str]:
     out = []
     for i in range(0, len(problems), batch):
         x, xm, P = task.encode_batch([p.prompt for p in problems[i:i + batch]])
+        x, xm = x.to(_device(model)), xm.to(_device(model))
         toks, _ = generate(model, x, xm, task.max_new_tokens, task.EOS, pad_id=task.PAD, greedy=True,
                            banned_ids=(task.BOS,))
         out += [task.decode(t[P:].tolist()) for t in toks]
@@ -73,6 +80,7 @@ def sampled_outputs(model: GPT, task, problems, seed: int, temperature: float = 
     out = []
     for i in range(0, len(problems), batch):
         x, xm, P = task.encode_batch([p.prompt for p in problems[i:i + batch]])
+        x, xm = x.to(_device(model)), xm.to(_device(model))
         toks, _ = generate(model, x, xm, task.max_new_tokens, task.EOS, pad_id=task.PAD, temperature=temperature,
                            generator=g, banned_ids=(task.BOS,))
         out += [task.decode(t[P:].tolist()) for t in toks]
@@ -137,6 +145,7 @@ def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_pro
         else:
             rows = rng.choice(n, size=cfg.batch_size, replace=True, p=probs).tolist()
         tokens, mask, P = task.encode_batch([data.problems[i].prompt for i in rows], [data.responses[i] for i in rows])
+        tokens, mask = tokens.to(_device(policy)), mask.to(_device(policy))
         logp, rmask = _sequence_logp(policy, tokens, mask, P)
         with torch.no_grad():
             ref_logp = response_log_probs(ref, tokens, mask, P) if cfg.method not in ("nll", "wnll", "r_gold", "a_lol_ref_free") else None
@@ -146,8 +155,9 @@ def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_pro
             b = cfg.batch_size
             loss = dpo_loss(seq[:b], seq[b:], ref_seq[:b], ref_seq[b:], cfg.dpo_beta)
         else:
-            r = torch.as_tensor(data.rewards[rows], dtype=torch.float32)
-            a = torch.as_tensor(np.asarray(advantages)[rows], dtype=torch.float32) if advantages is not None else None
+            r = torch.as_tensor(data.rewards[rows], dtype=torch.float32, device=tokens.device)
+            a = (torch.as_tensor(np.asarray(advantages)[rows], dtype=torch.float32, device=tokens.device)
+                 if advantages is not None else None)
             loss = alol_loss(cfg.method, logp, rmask, reward=r, advantage=a, ref_logp=ref_logp, eps=cfg.eps,
                              kl_beta=cfg.kl_beta)
         opt.zero_grad(set_to_none=True)

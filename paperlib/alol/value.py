@@ -45,12 +45,14 @@ def prompt_states(ref: GPT, prompts, prompt_mask, batch: int = 256):
 def fit_value_head(states, mask, targets, epochs: int = 10, lr: float = 1e-3, batch: int = 16, seed: int = 0,
                    max_value: float = 1.0):
     """MSE fit of a ``ValueHeadAttention`` on precomputed prompt states; the epoch with the lowest
-    mean training MSE is kept (as the official code). Returns (head in eval mode, per-epoch MSE)."""
+    mean training MSE is kept (as the official code). It runs on the states' device (the shuffles are drawn on the
+    CPU). Returns (head in eval mode, per-epoch MSE)."""
     torch.manual_seed(seed)
-    head = ValueHeadAttention(states.shape[-1], max_value=max_value)
+    head = ValueHeadAttention(states.shape[-1], max_value=max_value).to(states.device)
     opt = torch.optim.AdamW(head.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
-    y = torch.as_tensor(targets, dtype=torch.float32)
+    y = torch.as_tensor(targets, dtype=torch.float32, device=states.device)
+    mask = mask.to(states.device)
     best, best_state, history = float("inf"), None, []
     for _ in range(epochs):
         head.train()

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..training import run_in_workers
+from ..training import autocast, run_in_workers
 from .cached import FrozenBottom, TopClassifier, TopPromptModel, bottom_features
 from .method import (Classifier, TrainConfig, fill_classifier, macro_f1, predict_proba, pseudo_label, train)
 from .prompts import OwnBertBackend, PromptModel, fill
@@ -31,6 +31,7 @@ class CellConfig:
     tune_plm: bool = True  # full path: prompt models tune the LM with the template (False: the vectors only)
     templates: list[str] | None = None  # template names to use (None: all of the task's)
     device: str = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
+    precision: str = "32-true"  # or bf16-mixed: every cell's forward passes under autocast (32-true: no change)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CellConfig":
@@ -192,7 +193,8 @@ def run_task(backend, task: str, train, test, ks, seeds, cfg: dict) -> dict:
     inputs = TaskInputs(backend, task, train, test, cfg)
     y_train = np.array([e.label for e in train])
     y_test = np.array([e.label for e in test])
-    cells = [run_cell(inputs, k, s, y_train, y_test) for k in ks for s in seeds]
+    with autocast(inputs.device, cfg.precision):
+        cells = [run_cell(inputs, k, s, y_train, y_test) for k in ks for s in seeds]
     return {"task": task, "cells": cells, "build_s": inputs.build_s,
             "build_examples_per_s": inputs.build_examples_per_s, "wall_s": time.perf_counter() - t0,
             "y_test": y_test.tolist()}

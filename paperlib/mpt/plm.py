@@ -125,18 +125,49 @@ def load_smollm2(log=print) -> tuple[HFBackend, dict]:
     return HFBackend(lm, tok, "causal"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
 
 
+SCIBERT_FIX = (f"python -c \"from transformers import AutoModelForMaskedLM, AutoTokenizer; "
+               f"AutoTokenizer.from_pretrained('{SCIBERT}'); AutoModelForMaskedLM.from_pretrained('{SCIBERT}')\" "
+               "on a machine with network access (it is cached under ~/.cache/huggingface, or $HF_HOME; copy that "
+               "folder to an offline machine)")
+
+
+def _scibert_standin() -> tuple[HFBackend, dict]:
+    """For ``paperlib check`` without the hub: a random 2-layer BERT with an MLM head and a WordPiece vocabulary of
+    the templates' words plus single characters (every text tokenizes), behind the same ``HFBackend``. Never a
+    result: it only lets the rest of the full profile's path run."""
+    from transformers import BertConfig as HFBertConfig, BertForMaskedLM, BertTokenizerFast
+
+    chars = [chr(c) for c in range(33, 127) if not chr(c).isupper()]
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words += [w.lower() for w in template_words()] + chars + ["##" + c for c in chars]
+    words = list(dict.fromkeys(words))
+    tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(words)}, do_lower_case=True)
+    torch.manual_seed(0)
+    lm = BertForMaskedLM(HFBertConfig(vocab_size=len(words), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                      intermediate_size=128, max_position_embeddings=512)).eval()
+    return HFBackend(lm, tok, "masked"), {"load_s": 0.0, "params": lm.num_parameters(), "standin": True}
+
+
 def load_scibert(log=print) -> tuple[HFBackend, dict]:
-    """SciBERT with its MLM head from the Hugging Face hub (needs network access the first time)."""
+    """SciBERT with its MLM head from the Hugging Face hub (needs network access the first time). In a preflight
+    (``paperlib check``) with the hub out of reach and nothing cached, a stand-in of the same interface
+    (:func:`_scibert_standin`), noted as missing with the command that fetches it."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    from .. import preflight
+
+    what = f"SciBERT ({SCIBERT}, Hugging Face hub)"
+    if preflight.active() and not preflight.hub_model_available(SCIBERT):  # fail in seconds, not after retries
+        return preflight.standin(RuntimeError(what), what, SCIBERT_FIX, _scibert_standin)
     t0 = time.perf_counter()
     try:
         tok = AutoTokenizer.from_pretrained(SCIBERT)
         lm = AutoModelForMaskedLM.from_pretrained(SCIBERT).eval()
     except OSError as err:  # what transformers raises offline with nothing cached
-        raise RuntimeError(f"SciBERT ({SCIBERT}) could not be loaded from the Hugging Face hub or its cache: the "
-                           "full profile needs network access once (or HF_HOME pointing at a cache that holds it); "
-                           f"offline, use -p plm=inlm. Cause: {err}") from err
+        error = RuntimeError(f"SciBERT ({SCIBERT}) could not be loaded from the Hugging Face hub or its cache: the "
+                             "full profile needs network access once (or HF_HOME pointing at a cache that holds it); "
+                             f"offline, use -p plm=inlm. Cause: {err}")
+        return preflight.standin(error, what, SCIBERT_FIX, _scibert_standin)
     log(f"SciBERT loaded in {time.perf_counter() - t0:.0f} s")
     return HFBackend(lm, tok, "masked"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
 

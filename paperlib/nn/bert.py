@@ -160,8 +160,10 @@ def pretrain_mlm(model: BertMLM, rows: list[list[int]], *, mask_id: int, n_speci
                  batch_size: int = 64, lr: float = 1e-3, warmup: float = 0.05, weight_decay: float = 0.01,
                  seed: int = 0, log=None, log_every: int = 200) -> dict:
     """Masked-LM pretraining on token rows (each already [CLS] ... [SEP], at most ``max_len``), AdamW with a
-    linear warm-up and linear decay. Returns the loss history and throughput."""
+    linear warm-up and linear decay, on the model's device (the masks are drawn on the CPU, so a seed gives the
+    same batches anywhere). Returns the loss history and throughput."""
     g = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
     lengths = [len(r) for r in rows]
     n_batches = math.ceil(len(rows) / batch_size)
     total = max(1, int(round(epochs * n_batches)))
@@ -176,6 +178,7 @@ def pretrain_mlm(model: BertMLM, rows: list[list[int]], *, mask_id: int, n_speci
                 break
             ids, pad = pad_rows([rows[i] for i in b], max_len=model.cfg.max_len)
             inputs, targets = mask_for_mlm(ids, pad, mask_id, model.cfg.vocab_size, n_special, generator=g)
+            inputs, targets, pad = inputs.to(dev), targets.to(dev), pad.to(dev)
             h = model(inputs, pad)
             sel = targets != -100
             loss = F.cross_entropy(model.mlm_logits(h[sel]), targets[sel])

@@ -32,7 +32,11 @@ def sample_responses(first_logits: torch.Tensor, step: Callable, prompts: torch.
             tok = last.argmax(-1)
         else:
             probs = torch.softmax(last / temperature, dim=-1)
-            tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if generator is not None and generator.device != probs.device:
+                # a CPU generator with the model on a GPU: draw on the CPU, so a seed gives the same stream anywhere
+                tok = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(probs.device)
+            else:
+                tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         tok = torch.where(done, torch.full_like(tok, pad_id), tok)
         out.append(tok)
         done = done | (tok == eos_id)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..nn.gpt import GPT, GPTConfig
-from ..training import run_in_workers
+from ..training import autocast, run_in_workers
 from . import credit
 from .trainer import RLConfig, train_rl
 
@@ -21,7 +21,8 @@ def run_job(sft_state: dict, gpt_cfg: dict, rl_cfg: dict, eval_problems: list, c
     sft.load_state_dict(sft_state)
     sft.eval()
     cfg = RLConfig(**rl_cfg)
-    out = train_rl(sft, cfg, eval_problems, bank_problems=bank_problems)
+    with autocast(cfg.device, cfg.precision):  # 32-true: nothing changes
+        out = train_rl(sft, cfg, eval_problems, bank_problems=bank_problems)
     res = {"arm": cfg.arm, "seed": cfg.seed, "history": out["history"], "evals": out["evals"], "wall_s": out["wall_s"],
            "offline_prm": out["offline_prm"], "bank": out["bank"]}
     if cfg.arm == "prime_frozen":

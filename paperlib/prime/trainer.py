@@ -74,6 +74,7 @@ class RLConfig:
     eval_samples: int = 2  # sampled answers per held-out prompt
     seed: int = 0
     device: str = "cpu"
+    precision: str = "32-true"  # 32-true, or bf16-mixed: the forward passes autocast to bfloat16 (GPU)
 
     def __post_init__(self):
         if self.arm not in ARMS:
@@ -150,9 +151,10 @@ def outcome_rewards(r: Rollouts) -> tuple[torch.Tensor, torch.Tensor]:
     rm = r.response_mask
     last = (rm.sum(1).long() - 1).clamp(min=0)
     mask = torch.zeros_like(rm, dtype=torch.bool)
-    mask[torch.arange(len(last)), last] = True
+    rows = torch.arange(len(last), device=last.device)
+    mask[rows, last] = True
     rewards = torch.zeros_like(rm)
-    rewards[torch.arange(len(last)), last] = r.acc.float()
+    rewards[rows, last] = r.acc.float()
     return rewards, mask
 
 
@@ -220,7 +222,7 @@ def oracle_rewards(r: Rollouts) -> torch.Tensor:
     for i, p in enumerate(r.problems):
         out[i] = torch.as_tensor(arithmetic.oracle_step_rewards(p.terms, r.tokens[i, r.prompt_len:].tolist()),
                                  dtype=torch.float32)
-    return out * r.response_mask
+    return out.to(r.mask.device) * r.response_mask
 
 
 def policy_update(policy: GPT, opt, r: Rollouts, advantages: torch.Tensor, cfg: RLConfig):
@@ -280,7 +282,8 @@ def train_prm_offline(prm: GPT, ref: GPT, cfg: RLConfig, stream: PromptStream, g
 def draw_bank(policy: GPT, problems, cfg: RLConfig, seed: int) -> dict:
     """Rollouts of ``policy`` on fixed prompts (K each, seeded), for scoring PRMs afterwards."""
     r = rollout(policy, problems, cfg, torch.Generator().manual_seed(seed))
-    return {"tokens": r.tokens.clone(), "mask": r.mask.clone(), "prompt_len": r.prompt_len, "acc": r.acc.clone()}
+    return {"tokens": r.tokens.cpu().clone(), "mask": r.mask.cpu().clone(), "prompt_len": r.prompt_len,
+            "acc": r.acc.cpu().clone()}
 
 
 def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problems=None) -> dict:

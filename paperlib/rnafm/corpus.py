@@ -19,6 +19,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 
+from paperlib import preflight
 from paperlib.data import rna
 
 #: covariance model file -> family label (models of one clan share a label)
@@ -166,6 +167,10 @@ def corpus_from_json(text: str) -> Corpus:
                    for e in d["entries"]], CorpusConfig(**{**LEGACY_CORPUS_DEFAULTS, **d["config"]}))
 
 
+#: what a preflight builds instead of a large corpus that is not cached (the tiny pretraining scale's corpus)
+PREFLIGHT_CORPUS = CorpusConfig(emit_per_model=300, emit_long=20, emit_held_out=60)
+
+
 def load_corpus(cfg: CorpusConfig = CorpusConfig()) -> Corpus:
     """The corpus of ``cfg``, built once and cached under the cache directory by its config."""
     import os
@@ -176,6 +181,13 @@ def load_corpus(cfg: CorpusConfig = CorpusConfig()) -> Corpus:
     path = cache_dir("rnafm", "corpus") / f"corpus-v{cfg.version}-{cfg.key()}.json"
     if path.is_file():
         return corpus_from_json(path.read_text())
+    if preflight.active() and cfg != PREFLIGHT_CORPUS and cfg.emit_per_model > CorpusConfig().emit_per_model:
+        # the larger scales' corpora take minutes to sample and fold into families: a preflight checks their path on
+        # the small corpus (the same builder) and names the command that builds the real one ahead
+        preflight.missing(f"RNA corpus of {cfg.emit_per_model:,} cmemit samples per family (not built yet: minutes)",
+                          "python -c \"from paperlib.rnafm.corpus import CorpusConfig, load_corpus; "
+                          f"load_corpus(CorpusConfig(**{asdict(cfg)!r}))\"")
+        return load_corpus(PREFLIGHT_CORPUS)
     corpus = build_corpus(cfg)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:

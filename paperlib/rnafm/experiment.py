@@ -85,7 +85,8 @@ def pooled_features(kind: str, seqs: list[str], model: RNAFM | None = None) -> n
 
 
 def structure_probe_job(train_x, train_pairs, val_x, val_pairs, test_x, test_pairs, steps: int, seed: int,
-                        reduction: int, channels: int, blocks: int, batch_size: int = 2, lr: float = 5e-3) -> dict:
+                        reduction: int, channels: int, blocks: int, batch_size: int = 2, lr: float = 5e-3,
+                        device: str = "cpu") -> dict:
     """One pairwise-head run (train, pick the threshold on validation, score the test set); a
     top-level function so that ``paperlib.training.run_in_workers`` can run several at once.
 
@@ -93,7 +94,7 @@ def structure_probe_job(train_x, train_pairs, val_x, val_pairs, test_x, test_pai
     test sets, returned as {name: metrics, "threshold": t}."""
     head, thr = probes.train_pairwise_head(train_x, train_pairs, val_x, val_pairs, steps=steps, seed=seed, lr=lr,
                                            reduction=reduction, channels=channels, blocks=blocks,
-                                           batch_size=batch_size)
+                                           batch_size=batch_size, device=device)
 
     def score(x, pairs):
         probs = probes.predict_pair_probs(head, x)

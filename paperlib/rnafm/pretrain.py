@@ -30,6 +30,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from .. import preflight
 from .corpus import CorpusConfig, load_corpus
 from .mlm import PretrainConfig, masked_accuracy, pretrain
 from .model import RNAFMConfig, load_checkpoint, save_checkpoint
@@ -171,11 +172,37 @@ def get_pretrained(scale: str, train_if_missing: bool, log=print):
     try:
         return load_scale_checkpoint(scale, path)
     except (FileNotFoundError, ValueError) as err:
+        if preflight.active() and not (train_if_missing and scale == "tiny"):
+            gpu = " on a GPU" if SCALES[scale].precision == "bf16" else ""
+            return preflight.standin(err, f"RNA-FM checkpoint at scale {scale!r} ({path}; the stand-in has the tiny "
+                                     "scale's architecture on a CPU)",
+                                     f"python -m paperlib.rnafm.pretrain --scale {scale}{gpu} (or the full profile "
+                                     "pretrains it first, pretrain_if_missing)",
+                                     lambda: preflight_pretrain(scale, log))
         if not train_if_missing:
             raise
         log(f"{err}; pretraining at scale {scale!r} now")
     run(scale, path, log=log)
     return load_scale_checkpoint(scale, path)
+
+
+def preflight_pretrain(scale: str, log=print, steps: int = 1):
+    """For ``paperlib check`` when the scale's checkpoint is missing: the scale's model (its architecture on a GPU;
+    on a CPU the tiny scale's, since the probes embed hundreds of sequences and the paper's 99M parameters take
+    minutes for that there) after ``steps`` optimiser steps of the same pretraining loop (the scale's device and
+    precision) on a few sequences of the tiny corpus, with a manifest of the fields the notebook reads. Never saved:
+    it is not the checkpoint."""
+    import torch
+
+    arch = SCALES[scale].model if torch.cuda.is_available() else SCALES["tiny"].model
+    cfg = PretrainConfig(**{**asdict(SCALES[scale]), "model": arch, "batch_tokens": 512, "crop": 128,
+                            "eval_every_steps": 0, "checkpoint_every_s": 1e9})
+    corpus = load_corpus(CORPORA["tiny"])
+    seqs = [e.seq for e in corpus.split("pretrain")][:64]
+    model, info = pretrain(seqs, cfg, log=log, max_steps=steps)
+    model = model.cpu().float()
+    return model, {**info, "scale": scale, "preflight_standin": True, "corpus_fingerprint": corpus.fingerprint(),
+                   "device": "cpu", "git_sha": git_sha()}
 
 
 def manifest_scale(manifest: dict) -> str | None:

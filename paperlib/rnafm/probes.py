@@ -46,14 +46,14 @@ def embed(model: RNAFM, seqs: list[str], attentions: bool = False, max_tokens: i
             j += 1
         j = max(j, i + 1)
         idx = order[i:j]
-        toks = encode([seqs[k] for k in idx], max_len)
+        toks = encode([seqs[k] for k in idx], max_len).to(next(model.parameters()).device)
         out = model(toks, need_head_weights=attentions)
         for b, k in enumerate(idx):
             n = min(len(seqs[k]), max_len)
-            embs[k] = out["representations"][b, 1:n + 1].numpy().astype(np.float32)
+            embs[k] = out["representations"][b, 1:n + 1].float().cpu().numpy()
             if attentions:
                 a = out["attentions"][b, :, :, 1:n + 1, 1:n + 1]
-                atts[k] = a.reshape(-1, n, n).numpy().astype(np.float32)
+                atts[k] = a.reshape(-1, n, n).float().cpu().numpy()
         i = j
     return (embs, atts) if attentions else embs
 
@@ -207,13 +207,13 @@ def contact_map(pairs, L: int) -> np.ndarray:
 
 def train_pairwise_head(train_feats, train_pairs, val_feats, val_pairs, steps: int, seed: int, lr: float = 1e-3,
                         reduction: int = 32, channels: int = 32, blocks: int = 6, min_sep: int = 4,
-                        batch_size: int = 4):
+                        batch_size: int = 4, device="cpu"):
     """Train the head on frozen per-nucleotide features (``batch_size`` sequences a step, padded; 2-class
     cross-entropy over the pairs with |i-j| >= min_sep, as the official 2-class output), then choose
     the decision threshold that maximises mean F1 on the validation sequences. Returns (head, threshold)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    head = PairwiseConcatResNet(train_feats[0].shape[1], reduction, channels, blocks)
+    head = PairwiseConcatResNet(train_feats[0].shape[1], reduction, channels, blocks).to(device)
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     head.train()
     for step in range(steps):
@@ -227,6 +227,7 @@ def train_pairwise_head(train_feats, train_pairs, val_feats, val_pairs, steps: i
             x[b, :n] = torch.from_numpy(train_feats[k])
             y[b, :n, :n] = torch.from_numpy(contact_map(train_pairs[k], n))
             valid[b, :n, :n] = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=min_sep)
+        x, y, valid = x.to(device), y.to(device), valid.to(device)
         logits = head(x).permute(0, 2, 3, 1)  # (B, L, L, 2)
         loss = F.cross_entropy(logits[valid], y[valid])
         opt.zero_grad()
@@ -242,7 +243,8 @@ def train_pairwise_head(train_feats, train_pairs, val_feats, val_pairs, steps: i
 @torch.no_grad()
 def predict_pair_probs(head, feats) -> list[np.ndarray]:
     head.eval()
-    return [head(torch.from_numpy(f)[None])[0].softmax(0)[1].numpy() for f in feats]
+    dev = next(head.parameters()).device
+    return [head(torch.from_numpy(f)[None].to(dev))[0].softmax(0)[1].float().cpu().numpy() for f in feats]
 
 
 # ---------------------------------------------------------------- attention probe (contact head recipe)
