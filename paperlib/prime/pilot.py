@@ -8,7 +8,14 @@ Run once before the evaluation grid (``python -m paperlib.prime.pilot``); writes
 2. the policy learning rate of RLOO and of the oracle arm (``policy_lrs``), each by its AUC;
 3. the positive control's first-hit ratio (oracle vs RLOO, each at its chosen learning rate);
 4. PRIME's PRM learning rate x beta (``prm_lrs`` x ``betas``) at RLOO's chosen policy learning rate,
-   by AUC. PRIME keeps RLOO's policy learning rate (the paper uses one policy learning rate for both;
+   by AUC.
+
+A choice at the upper edge of its grid is flagged (``edge_choices``): the optimum may lie beyond it.
+The first grid (policy lr {1e-5, 3e-5}, PRM lr {1e-5, 3e-5}; ``pilot-grid1.json``) chose 3e-5 for
+every learning rate, the upper edge, and the oracle control did not beat RLOO there (first-hit
+ratio 1.01); the grids below extend it upwards. Every grid point's training-accuracy curve is kept,
+and a rerun with the same SFT model and base settings reuses the points it already has (``--resume``
+is the default), so an interrupted pilot continues where it stopped. PRIME keeps RLOO's policy learning rate (the paper uses one policy learning rate for both;
    a separate PRIME policy-lr stage did not fit the CPU budget); the frozen arm uses PRIME's settings
    (its PRM is trained to convergence either way).
 """
@@ -28,8 +35,8 @@ from .sft import SFTConfig, train_sft
 from .trainer import RLConfig, evaluate
 
 TUNING_SEEDS = (100,)
-POLICY_LRS = (1e-5, 3e-5)
-PRM_LRS = (1e-5, 3e-5)
+POLICY_LRS = (1e-5, 3e-5, 1e-4, 3e-4)
+PRM_LRS = (1e-5, 3e-5, 1e-4)
 BETAS = (0.05, 0.2, 0.5)
 # the quick profile's RL settings (notebooks/prime.py parameters); the pilot tunes the rest
 BASE = dict(steps=100, batch_prompts=16, n_samples=4, mini_batches=4, prm_mini_batches=4, min_terms=6, max_terms=7,
@@ -38,7 +45,7 @@ WINDOW = 10
 
 
 def main(out: str = "reproductions/prime/pilot.json", workers: int = 2, steps: int | None = None,
-         sft_cfg: SFTConfig | None = None, eval_prompts: int = 64, log=print) -> dict:
+         sft_cfg: SFTConfig | None = None, eval_prompts: int = 64, log=print, resume: bool = True) -> dict:
     t0 = time.time()
     sft_cfg = sft_cfg or SFTConfig()
     sft, info = train_sft(sft_cfg, log=log)
@@ -52,9 +59,28 @@ def main(out: str = "reproductions/prime/pilot.json", workers: int = 2, steps: i
            "sft_sampled_acc": sft_acc, "sft_final_loss": info.get("final_loss"), "sft_loss_floor": info.get("loss_floor"),
            "criterion": "area under the training-accuracy curve (mean over steps) on the tuning seed"}
 
+    prev = json.loads(Path(out).read_text()) if out and resume and Path(out).exists() else {}
+    known = {}
+    def plain(x):  # as read back from JSON (tuples become lists)
+        return json.loads(json.dumps(x))
+
+    if prev.get("base") == plain(base) and prev.get("sft_config") == plain(res["sft_config"]):
+        known = {tuple(k): v for k, v in prev.get("curves", [])}
+
+    def point(c):
+        return (c.arm, c.seed, c.policy_lr, c.prm_lr, c.beta)
+
     def grid(cfgs):
-        rs = run_all(sft, cfgs, None, workers=workers, log=log)
-        return [r["history"]["train_acc"] for r in rs]
+        todo = [c for c in cfgs if point(c) not in known]
+        if len(todo) < len(cfgs):
+            log(f"{len(cfgs) - len(todo)} of {len(cfgs)} grid points reused from {out}")
+        for c, r in zip(todo, run_all(sft, todo, None, workers=workers, log=log) if todo else []):
+            known[point(c)] = r["history"]["train_acc"]
+            if out:  # keep what has run, so an interrupted pilot resumes here
+                Path(out).parent.mkdir(parents=True, exist_ok=True)
+                Path(out).write_text(json.dumps(dict(res, curves=[[list(k), v] for k, v in known.items()],
+                                                     partial=True), indent=1))
+        return [known[point(c)] for c in cfgs]
 
     def auc(c):
         return area_under_curve(c)
@@ -84,6 +110,14 @@ def main(out: str = "reproductions/prime/pilot.json", workers: int = 2, steps: i
     res["chosen"] = {"rloo_policy_lr": chosen["rloo"], "oracle_policy_lr": chosen["oracle"],
                      "prime_policy_lr": chosen["rloo"], "prm_lr": best["prm_lr"], "beta": best["beta"]}
     log(f"chosen PRM lr {best['prm_lr']}, beta {best['beta']}")
+    edges = {k: v for k, v, grid_ in (("rloo_policy_lr", chosen["rloo"], POLICY_LRS),
+                                       ("oracle_policy_lr", chosen["oracle"], POLICY_LRS),
+                                       ("prm_lr", best["prm_lr"], PRM_LRS), ("beta", best["beta"], BETAS))
+             if len(grid_) > 1 and v == max(grid_)}
+    res["edge_choices"] = edges
+    if edges:
+        log(f"WARNING: chosen at the upper edge of the grid (the optimum may lie beyond): {edges}")
+    res["curves"] = [[list(k), v] for k, v in known.items()]
     res["wall_s"] = time.time() - t0
     log(f"pilot done in {res['wall_s']:.0f} s: {res['chosen']}")
     if out:
@@ -97,5 +131,6 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="reproductions/prime/pilot.json")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--fresh", action="store_true", help="rerun every grid point (default: reuse those in --out)")
     a = ap.parse_args()
-    main(a.out, a.workers, a.steps)
+    main(a.out, a.workers, a.steps, resume=not a.fresh)
