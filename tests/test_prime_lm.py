@@ -68,6 +68,26 @@ def test_rl_steps_on_a_tiny_llama_change_the_policy(arm):
         assert out["prm"] is None
 
 
+def test_the_frozen_arm_and_the_fixed_bank_run_on_an_lm():
+    from paperlib.prime.experiment import bank_pairwise_accuracy
+
+    lm = tiny_chat_lm()
+    task = OddStartTask(lm, "chain_sum", min_terms=2, max_terms=3, min_digits=1, max_digits=1)
+    extra = dict(frozen_prm_steps=2, frozen_eval_every=1, frozen_val_prompts=2, bank_points=(0, 2), bank_prompts=2)
+    online = train_rl(lm, config("prime", **extra), task.problems(2, 5), bank_problems=task.problems(2, 9), task=task)
+    bank = online["bank"]
+    assert bank["points"] == [0, 2] and len(bank["prm_states"]) == 2
+    # the snapshot at step 0 is the PRM's init, the LM itself; the one at the end has moved
+    ref = lm.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in bank["prm_states"][0].items())
+    assert any(not torch.equal(v, ref[k]) for k, v in bank["prm_states"][1].items())
+    frozen = train_rl(lm, config("prime_frozen", **extra), task.problems(2, 5), task=task)
+    assert frozen["offline_prm"]["batches"] == 2 and frozen["bank"] is None
+    assert not any(p.requires_grad for p in frozen["prm"].parameters())
+    acc = bank_pairwise_accuracy(frozen["prm"].state_dict(), lm, bank["parts"], 4)
+    assert len(acc) == 2 and all(0.0 <= a <= 1.0 for a in acc)
+
+
 def test_reasoning_task_rollouts_are_verified_and_the_oracle_marks_one_token():
     lm = tiny_chat_lm(1)
     task = ReasoningGymTask(lm, "chain_sum", min_terms=2, max_terms=2, min_digits=1, max_digits=1)
