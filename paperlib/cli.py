@@ -84,10 +84,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .repro.runner import reproduce
 
-    if args.profile not in PROFILES:
-        raise ReproError(f"unknown profile {args.profile!r}; valid: {', '.join(PROFILES)}")
     slugs = list(papers()) if args.papers == ["all"] else args.papers
     selected = [get_paper(s) for s in slugs]
+    if args.profile not in PROFILES:  # a named profile (e.g. lm-smoke): every selected paper must declare it
+        lacking = [p.slug for p in selected if args.profile not in p.profiles]
+        if lacking:
+            named = sorted({n for p in selected for n in p.profiles if n not in PROFILES})
+            raise ReproError(f"unknown profile {args.profile!r} for {', '.join(lacking)}; valid: {', '.join(PROFILES)}"
+                             + (f", or the named profile(s) {', '.join(named)} of their profiles.yaml" if named else ""))
     overrides = per_paper_overrides(selected, args.param)
     out = Path(args.out).resolve() if args.out else None
     slurm = {}
@@ -179,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("reproduce", help="run papers' notebooks and check their claims")
     p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
-    p.add_argument("--profile", default="quick", help="smoke | quick | full (default: quick)")
+    p.add_argument("--profile", default="quick",
+                   help="smoke | quick | full | a paper's named profile, e.g. lm-smoke (default: quick)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a notebook parameter (value parsed as YAML: 3, 0.1, [0,1], text); "
                         "PAPER.KEY=VALUE sets it for one paper only")

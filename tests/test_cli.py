@@ -16,6 +16,7 @@ def _tree_state():
 @pytest.mark.parametrize("args, message", [
     (["reproduce", "nosuchpaper"], "unknown paper 'nosuchpaper'"),
     (["reproduce", "compsum", "--profile", "fastest"], "unknown profile 'fastest'"),
+    (["reproduce", "compsum", "--profile", "lm-smoke"], "unknown profile 'lm-smoke' for compsum"),
     (["reproduce", "compsum", "-p", "epoch=3"], "unknown parameter 'epoch'"),
     (["reproduce", "compsum", "-p", "epochs=three"], "'epochs' must be int"),
     (["reproduce", "compsum", "-p", "epochs"], "-p takes KEY=VALUE"),

@@ -10,6 +10,7 @@ import numpy as np
 from ..nn.gpt import GPT, GPTConfig
 from ..training import autocast, run_in_workers
 from . import credit
+from .tasks import ReasoningGymTask
 from .trainer import RLConfig, train_rl
 
 
@@ -52,6 +53,72 @@ def run_all(sft: GPT, jobs: list[RLConfig], eval_problems: list, credit_problems
             f"{r['wall_s']:.0f} s ({n}/{len(jobs)} runs, {time.time() - t0:.0f} s)")
 
     return run_in_workers(run_job, args, workers, threads_per_worker, done)
+
+
+_LMS: dict = {}  # the pretrained LM of this process, loaded once (each run deep-copies it)
+
+
+def pretrained_lm(name: str, device: str = "cpu", log=print):
+    """The chat LM ``name`` (``paperlib.nn.hf.load_causal_lm``: "smollm2" offline, or a hub id) in float32
+    on ``device``, loaded once per process. Float32 master weights: PRIME's learning rates (1e-6 and below)
+    are lost in bfloat16 weights; bf16 comes from autocast (``lm_precision``)."""
+    from ..nn.hf import load_causal_lm
+
+    key = (name, str(device))
+    if key not in _LMS:
+        import torch
+
+        _LMS[key] = load_causal_lm(name, device=device, dtype=torch.float32, log=log)
+    return _LMS[key]
+
+
+def autocast_for(device: str, precision: str):
+    """The autocast context of a run: ``precision`` "bf16-mixed" (float32 weights, bfloat16 matmuls) or
+    "32"; "auto" is bf16-mixed on CUDA, 32 elsewhere."""
+    import contextlib
+
+    import torch
+
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.device(device).type == "cuda" else "32"
+    if precision == "32":
+        return contextlib.nullcontext()
+    if precision != "bf16-mixed":
+        raise ValueError(f"unknown precision {precision!r}; valid: auto, bf16-mixed, 32")
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def run_lm_job(lm_name: str, lm_task: str, task_config: dict, rl_cfg: dict, eval_problems: list,
+               precision: str = "auto", bank_problems: list | None = None) -> dict:
+    """One arm and seed on a pretrained chat LM (picklable in and out): the LM is policy init, PRM init
+    and reference (no SFT, as the paper initialises all three from one model); the task is reasoning-gym's
+    ``lm_task`` with generator ``task_config``. Returns as ``run_job`` (no credit probe: it reads the
+    small GPT's worked-solution format), with the PRM's weights for the frozen arm."""
+    cfg = RLConfig(**rl_cfg)
+    lm = pretrained_lm(lm_name, cfg.device)
+    task = ReasoningGymTask(lm, lm_task, **task_config)
+    with autocast_for(cfg.device, precision):
+        out = train_rl(lm, cfg, eval_problems, bank_problems=bank_problems, task=task)
+    res = {"arm": cfg.arm, "seed": cfg.seed, "history": out["history"], "evals": out["evals"], "wall_s": out["wall_s"],
+           "offline_prm": out["offline_prm"], "bank": out["bank"]}
+    if cfg.arm == "prime_frozen":
+        res["frozen_prm_state"] = out["prm"].state_dict()
+    return res
+
+
+def run_all_lm(lm_name: str, lm_task: str, task_config: dict, jobs: list[RLConfig], eval_problems: list,
+               precision: str = "auto", workers: int = 1, threads_per_worker: int = 1, log=print,
+               bank_problems=None) -> list[dict]:
+    """``run_lm_job`` for every job, in ``workers`` processes (1: here, one after another); job order."""
+    args = [(lm_name, lm_task, task_config, asdict(j), eval_problems, precision, bank_problems) for j in jobs]
+    t0 = time.time()
+
+    def done(i, r, n):
+        log(f"{r['arm']} seed {r['seed']}: final train acc {np.mean(r['history']['train_acc'][-10:]):.3f}, "
+            f"{r['wall_s']:.0f} s, {len(r['history']['step']) / r['wall_s']:.3f} steps/s ({n}/{len(jobs)} runs, "
+            f"{time.time() - t0:.0f} s)")
+
+    return run_in_workers(run_lm_job, args, workers, threads_per_worker, done)
 
 
 def smoothed(x, window: int) -> np.ndarray:
@@ -107,13 +174,16 @@ def area_under_curve(acc) -> float:
 
 def bank_pairwise_accuracy(prm_state: dict, ref: GPT, bank_parts: list[dict], n_samples: int) -> list[float]:
     """A PRM's pairwise accuracy (the official ``dpo_acc`` of the summed q) on each part of a fixed
-    bank of rollouts (``trainer.draw_bank``); ``prm_state`` are the PRM's weights, ``ref`` the SFT model."""
+    bank of rollouts (``trainer.draw_bank``); ``prm_state`` are the PRM's weights, ``ref`` the SFT model
+    (or the pretrained LM)."""
+    import copy
+
     import torch
 
     from ..nn.gpt import response_log_probs
     from .prm import implicit_process_reward, pairwise_accuracy
 
-    prm = GPT(ref.cfg)
+    prm = copy.deepcopy(ref)
     prm.load_state_dict(prm_state)
     prm.eval()
     out = []

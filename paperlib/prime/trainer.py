@@ -21,6 +21,11 @@ Arms: ``rloo`` (outcome reward only), ``oracle`` (the positive control: the PRM'
 a perfect process reward, -1 on the generator-checked first wrong step), ``prime`` (online PRM),
 ``prime_frozen`` (a PRM trained offline on SFT rollouts until its validation loss stops improving,
 then frozen: the paper's offline-PRM ablation), ``prime_nofilter``.
+
+The task (prompts, encoding, the verifier, the oracle's step rewards) is a ``tasks`` object: by default the
+small GPT's chain sums from the config (``tasks.ArithmeticTask``); ``tasks.ReasoningGymTask`` runs the same
+loop on a pretrained LM (``paperlib.nn.hf.HFCausalLM``), which is then the SFT model here: policy init = PRM
+init = reference.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from ..nn.gpt import GPT, generate, response_log_probs
 from ..rl import ppo_clip_loss, rloo_returns
 from ..data import arithmetic
 from .prm import accuracy_filter, batch_norm_scores, implicit_process_reward, pairwise_accuracy, prm_loss
-from .sft import encode_prompts
+from .tasks import ArithmeticTask
 
 ARMS = ("rloo", "oracle", "prime", "prime_frozen", "prime_nofilter")
 
@@ -102,39 +107,43 @@ class Rollouts:
         return self.mask[:, self.prompt_len:].float()
 
 
-class PromptStream:
-    """Fresh training prompts from the generator, reproducible from the seed."""
+def task_of(cfg: RLConfig, task=None):
+    """``task``, or the config's chain-sum task of the small GPT."""
+    return ArithmeticTask.from_config(cfg) if task is None else task
 
-    def __init__(self, cfg: RLConfig, seed: int):
+
+class PromptStream:
+    """Fresh training prompts from the task's generator, reproducible from the seed."""
+
+    def __init__(self, cfg: RLConfig, seed: int, task=None):
         self.cfg = cfg
+        self.task = task_of(cfg, task)
         self.rng = np.random.default_rng(seed)
 
     def take(self, n: int):
-        c = self.cfg
-        return [arithmetic.make_problem(self.rng, int(self.rng.integers(c.min_terms, c.max_terms + 1)), c.max_digits,
-                                  width=c.width, min_digits=c.min_digits) for _ in range(n)]
+        return self.task.sample(self.rng, n)
 
 
-def rollout(policy: GPT, problems, cfg: RLConfig, gen: torch.Generator) -> Rollouts:
+def rollout(policy: GPT, problems, cfg: RLConfig, gen: torch.Generator, task=None) -> Rollouts:
     """K samples for each problem, groups contiguous, verified."""
+    task = task_of(cfg, task)
     rep = [p for p in problems for _ in range(cfg.n_samples)]
-    x, xm = encode_prompts(rep, cfg.device)
-    tokens, mask = generate(policy, x, xm, cfg.max_new_tokens, arithmetic.EOS, pad_id=arithmetic.PAD,
-                            temperature=cfg.temperature, generator=gen, banned_ids=(arithmetic.BOS,))
+    x, xm = task.encode_prompts(rep, cfg.device)
+    tokens, mask = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, pad_id=task.PAD,
+                            temperature=cfg.temperature, generator=gen, banned_ids=task.banned_ids)
     P = x.shape[1]
-    acc = torch.tensor([arithmetic.verify(p.terms, arithmetic.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)],
-                       device=tokens.device)
+    acc = torch.tensor([task.reward(p, tokens[i, P:].tolist()) for i, p in enumerate(rep)], device=tokens.device)
     return Rollouts(tokens, mask, P, acc, rep)
 
 
-def cat_rollouts(parts: list[Rollouts]) -> Rollouts:
+def cat_rollouts(parts: list[Rollouts], pad_id: int = arithmetic.PAD) -> Rollouts:
     """Concatenate rollouts with different prompt/response widths (re-padding both sides)."""
     P = max(r.prompt_len for r in parts)
     L = max(r.tokens.shape[1] - r.prompt_len for r in parts)
     toks, masks = [], []
     for r in parts:
         lp, lr = P - r.prompt_len, L - (r.tokens.shape[1] - r.prompt_len)
-        toks.append(torch.nn.functional.pad(r.tokens, (lp, lr), value=arithmetic.PAD))
+        toks.append(torch.nn.functional.pad(r.tokens, (lp, lr), value=pad_id))
         masks.append(torch.nn.functional.pad(r.mask, (lp, lr), value=False))
     return Rollouts(torch.cat(toks), torch.cat(masks), P, torch.cat([r.acc for r in parts]),
                     [p for r in parts for p in r.problems])
@@ -159,16 +168,19 @@ def outcome_rewards(r: Rollouts) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate(policy: GPT, problems, cfg: RLConfig, greedy: bool = False, samples: int = 1, seed: int = 0) -> float:
+def evaluate(policy: GPT, problems, cfg: RLConfig, greedy: bool = False, samples: int = 1, seed: int = 0,
+             task=None) -> float:
     """Accuracy on held-out prompts: sampled at the training temperature (mean over ``samples``
     per prompt) or greedy."""
+    task = task_of(cfg, task)
     reps = 1 if greedy else samples
     rep = [p for p in problems for _ in range(reps)]
-    x, xm = encode_prompts(rep, cfg.device)
-    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, arithmetic.EOS, greedy=greedy, temperature=cfg.temperature,
-                         generator=torch.Generator().manual_seed(seed), banned_ids=(arithmetic.BOS,))
+    x, xm = task.encode_prompts(rep, cfg.device)
+    tokens, _ = generate(policy, x, xm, cfg.max_new_tokens, task.EOS, pad_id=task.PAD, greedy=greedy,
+                         temperature=cfg.temperature, generator=torch.Generator().manual_seed(seed),
+                         banned_ids=task.banned_ids)
     P = x.shape[1]
-    return float(np.mean([arithmetic.verify(p.terms, arithmetic.decode(tokens[i, P:].tolist())) for i, p in enumerate(rep)]))
+    return float(np.mean([task.reward(p, tokens[i, P:].tolist()) for i, p in enumerate(rep)]))
 
 
 def rows(r: Rollouts, idx: torch.Tensor) -> Rollouts:
@@ -214,14 +226,14 @@ def prm_scores(prm: GPT, ref: GPT, r: Rollouts, cfg: RLConfig, opt: torch.optim.
     return q, float(np.mean(losses)), pair_acc, cls_acc
 
 
-def oracle_rewards(r: Rollouts) -> torch.Tensor:
+def oracle_rewards(r: Rollouts, task=None) -> torch.Tensor:
     """The positive control's dense reward: -1 on the last token of each rollout's first wrong step
-    (``arithmetic.oracle_step_rewards``), 0 elsewhere: (B, L)."""
+    (``task.oracle_rewards``; default the chain sums' ``arithmetic.oracle_step_rewards``), 0 elsewhere: (B, L)."""
+    task = ArithmeticTask if task is None else task
     L = r.tokens.shape[1] - r.prompt_len
     out = torch.zeros(len(r.acc), L)
     for i, p in enumerate(r.problems):
-        out[i] = torch.as_tensor(arithmetic.oracle_step_rewards(p.terms, r.tokens[i, r.prompt_len:].tolist()),
-                                 dtype=torch.float32)
+        out[i] = torch.as_tensor(task.oracle_rewards(p, r.tokens[i, r.prompt_len:].tolist()), dtype=torch.float32)
     return out.to(r.mask.device) * r.response_mask
 
 
@@ -257,13 +269,13 @@ def train_prm_offline(prm: GPT, ref: GPT, cfg: RLConfig, stream: PromptStream, g
     a fixed validation set of SFT rollouts has not improved for ``frozen_patience`` validations (or
     ``frozen_prm_steps`` batches); the best weights are kept. Returns the training record."""
     opt = torch.optim.Adam(prm.parameters(), lr=cfg.prm_lr)
-    val = rollout(ref, stream.take(cfg.frozen_val_prompts), cfg, gen)
+    val = rollout(ref, stream.take(cfg.frozen_val_prompts), cfg, gen, stream.task)
     best, best_state, since, curve = prm_val_loss(prm, ref, val, cfg.beta), copy.deepcopy(prm.state_dict()), 0, []
     curve.append((0, best))
     steps = 0
     for steps in range(1, cfg.frozen_prm_steps + 1):
         prm.train()
-        prm_scores(prm, ref, rollout(ref, stream.take(cfg.batch_prompts), cfg, gen), cfg, opt)
+        prm_scores(prm, ref, rollout(ref, stream.take(cfg.batch_prompts), cfg, gen, stream.task), cfg, opt)
         if steps % cfg.frozen_eval_every == 0:
             v = prm_val_loss(prm, ref, val, cfg.beta)
             curve.append((steps, v))
@@ -279,20 +291,23 @@ def train_prm_offline(prm: GPT, ref: GPT, cfg: RLConfig, stream: PromptStream, g
 
 
 @torch.no_grad()
-def draw_bank(policy: GPT, problems, cfg: RLConfig, seed: int) -> dict:
+def draw_bank(policy: GPT, problems, cfg: RLConfig, seed: int, task=None) -> dict:
     """Rollouts of ``policy`` on fixed prompts (K each, seeded), for scoring PRMs afterwards."""
-    r = rollout(policy, problems, cfg, torch.Generator().manual_seed(seed))
+    r = rollout(policy, problems, cfg, torch.Generator().manual_seed(seed), task)
     return {"tokens": r.tokens.cpu().clone(), "mask": r.mask.cpu().clone(), "prompt_len": r.prompt_len,
             "acc": r.acc.cpu().clone()}
 
 
-def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problems=None) -> dict:
+def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problems=None, task=None) -> dict:
     """One arm, one seed. Returns the history (per step), the held-out evaluations, the trained
     policy and PRM, and (prime arm with ``bank_problems``) the bank of rollouts drawn at
-    ``cfg.bank_points`` with the online PRM's weights at those points."""
+    ``cfg.bank_points`` with the online PRM's weights at those points. ``sft`` is the policy init,
+    PRM init and reference (the SFT model, or a pretrained LM with a ``tasks.ReasoningGymTask``);
+    ``task`` defaults to the config's chain sums (``tasks.ArithmeticTask``)."""
+    task = task_of(cfg, task)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    stream = PromptStream(cfg, seed=10_000 + cfg.seed)
+    stream = PromptStream(cfg, seed=10_000 + cfg.seed, task=task)
     ref = copy.deepcopy(sft).to(cfg.device).eval()
     for p in ref.parameters():
         p.requires_grad_(False)
@@ -302,7 +317,7 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
     if cfg.uses_prm:
         prm = copy.deepcopy(sft).to(cfg.device)
         if cfg.arm == "prime_frozen":
-            offline = train_prm_offline(prm, ref, cfg, PromptStream(cfg, seed=20_000 + cfg.seed),
+            offline = train_prm_offline(prm, ref, cfg, PromptStream(cfg, seed=20_000 + cfg.seed, task=task),
                                         torch.Generator().manual_seed(20_000 + cfg.seed))
             for p in prm.parameters():
                 p.requires_grad_(False)
@@ -316,12 +331,12 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
 
     def run_eval(step):
         evals["step"].append(step)
-        evals["acc"].append(evaluate(policy, eval_problems, cfg, samples=cfg.eval_samples, seed=step))
-        evals["greedy_acc"].append(evaluate(policy, eval_problems, cfg, greedy=True))
+        evals["acc"].append(evaluate(policy, eval_problems, cfg, samples=cfg.eval_samples, seed=step, task=task))
+        evals["greedy_acc"].append(evaluate(policy, eval_problems, cfg, greedy=True, task=task))
 
     def bank_point(step):
         bank["points"].append(step)
-        bank["parts"].append(draw_bank(policy, bank_problems, cfg, seed=50_000 + step))
+        bank["parts"].append(draw_bank(policy, bank_problems, cfg, seed=50_000 + step, task=task))
         bank["prm_states"].append({k: v.detach().cpu().clone() for k, v in prm.state_dict().items()})
 
     t_start = time.time()
@@ -333,7 +348,7 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
             bank_point(step)
         parts, kept, seen_acc = [], 0, []
         for rnd in range(cfg.max_fill_rounds if cfg.filters else 1):
-            r = rollout(policy, stream.take(cfg.batch_prompts), cfg, gen)
+            r = rollout(policy, stream.take(cfg.batch_prompts), cfg, gen, task)
             seen_acc.append(r.acc)
             if cfg.filters:
                 r = select_groups(r, accuracy_filter(r.acc, cfg.n_samples, cfg.acc_low, cfg.acc_high), cfg.n_samples)
@@ -346,7 +361,7 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
         row = dict(step=step, train_acc=train_acc, kept_prompts=min(kept, cfg.batch_prompts), gen_rounds=rnd + 1,
                    prm_loss=np.nan, prm_pair_acc=np.nan, prm_cls_acc=np.nan, pg_loss=np.nan, clipfrac=np.nan, kl=np.nan)
         if kept:
-            r = cat_rollouts(parts)
+            r = cat_rollouts(parts, task.PAD)
             if kept > cfg.batch_prompts:
                 r = select_groups(r, torch.arange(kept) < cfg.batch_prompts, cfg.n_samples)
             rm = r.response_mask
@@ -359,7 +374,7 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
                 row.update(prm_loss=loss, prm_pair_acc=pair_acc, prm_cls_acc=cls_acc)
                 sources.append((batch_norm_scores(q), rm.bool(), 1.0))
             elif cfg.arm == "oracle":
-                sources.append((oracle_rewards(r).to(rm.device), rm.bool(), 1.0))
+                sources.append((oracle_rewards(r, task).to(rm.device), rm.bool(), 1.0))
             adv, _ = rloo_returns(sources, rm, cfg.n_samples)
             pg, clipfrac, kl = policy_update(policy, opt, r, adv, cfg)
             row.update(pg_loss=float(pg), clipfrac=float(clipfrac), kl=float(kl))

@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "full")  # every paper's; a paper may add named ones in its profiles.yaml (e.g. lm-smoke)
+PROFILE_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # a named profile: lowercase words joined by hyphens
+PROFILE_FILE_KEYS = ("descriptions", "resources", "preflight")  # profiles.yaml entries that are not profiles
 
 
 class ReproError(Exception):
@@ -118,14 +120,17 @@ class Paper:
     @cached_property
     def _profiles_file(self) -> dict:
         data = yaml.safe_load((self.folder / "profiles.yaml").read_text()) or {}
-        unknown = set(data) - set(PROFILES) - {"descriptions", "resources", "preflight"}
-        if unknown:
-            raise ReproError(f"{self.folder/'profiles.yaml'}: unknown profile(s) {sorted(unknown)}")
+        bad = [k for k in data if k not in PROFILE_FILE_KEYS and not PROFILE_NAME.fullmatch(str(k))]
+        if bad:
+            raise ReproError(f"{self.folder/'profiles.yaml'}: {bad} are not profile names (lowercase words joined by "
+                             f"hyphens, e.g. lm-smoke) nor one of {', '.join(PROFILE_FILE_KEYS)}")
         return data
 
     @property
     def profiles(self) -> dict[str, dict]:
-        return {p: (self._profiles_file.get(p) or {}) for p in PROFILES if p in self._profiles_file}
+        """smoke, quick, full (those present), then the paper's named profiles in file order."""
+        named = [k for k in self._profiles_file if k not in PROFILES and k not in PROFILE_FILE_KEYS]
+        return {p: (self._profiles_file.get(p) or {}) for p in (*PROFILES, *named) if p in self._profiles_file}
 
     @property
     def profile_descriptions(self) -> dict[str, str]:
