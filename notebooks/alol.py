@@ -67,7 +67,8 @@ n_layer = 3  # GPT layers
 n_embd = 64  # GPT width
 # value head (official: 10 epochs, lr 1e-5 for LLaMA-7B states; a 64-wide head needs a larger step)
 value_epochs = 10
-value_lr = 0.001
+value_lr = 0.001  # fixed on the pilot's tuning seeds (reproductions/alol/pilot.json: lowest held-out dev MSE)
+value_lr_grid = []  # pilot only: also record each of these rates' held-out dev MSE (2-fold over the dev prompts)
 # offline training (official HH: AdamW 2e-4 constant, clip 0.3, 16 examples a step, eps 0.9)
 steps = 300  # optimizer steps, the same for every method
 scale_steps = False  # True: the official schedule (A-LoL variants' steps times their fraction with A > 0)
@@ -176,6 +177,7 @@ for name, d in splits.items():
            else f"{name}-n{review_prompts}-seed{mix_seed}")
     specs.append((name, t, d, cfg, key))
 refs, ref_eval = {}, {}
+t_refs = time.perf_counter()
 for name, (model, info) in train_references(specs, workers, threads, log, trainer_settings(device, precision)).items():
     t = name.split("/")[0]
     refs[name] = model
@@ -206,6 +208,15 @@ for name, d in splits.items():
     xt, xtm = xt.to(device), xtm.to(device)
     h_train = prompt_states(ref, xt, xtm)
     for s in seeds:
+        for vlr in value_lr_grid:  # 2-fold held-out MSE on the dev outputs (the pilot picks value_lr by it)
+            fold = np.random.default_rng(s).permutation(len(probs)) % 2 == 0
+            mse = []
+            for tr in (fold, ~fold):
+                h_cv, _ = fit_value_head(h_dev[tr], xm[tr], targets[tr], epochs=value_epochs, lr=vlr, seed=s,
+                                         max_value=task.max_value)
+                with torch.no_grad():
+                    mse.append(float(((h_cv(h_dev[~tr], xm[~tr]).numpy() - targets[~tr]) ** 2).mean()))
+            run.metric(f"{name}/seed={s}/value_cv_mse/lr={vlr:g}", float(np.mean(mse)))
         head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
         with torch.no_grad():
             v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).cpu().numpy()
@@ -237,9 +248,12 @@ for name in splits:
                                 dpo_beta=dpo_beta, grad_clip=grad_clip, scale_steps=scale_steps,
                                 eval_every=eval_every, seed=s, device=device, precision=precision)
             jobs.append((name, task, refs[name], splits[name], advantages[(name, s)], dev[task.name], test[task.name], cfg))
+run.metric("time/references_s", time.perf_counter() - t_refs)  # every pi_ref trained (or loaded) and evaluated, the value heads fit
+t_runs = time.perf_counter()
 # run.per_seed keeps each seed's runs apart (paperlib.repro.seeds): a resumed run or a `--split seeds` merge reads them
 results = run.per_seed("runs", seeds, lambda todo: run_all([j for j in jobs if j[-1].seed in todo], workers=workers,
                                                            threads_per_worker=threads, log=log, samples=samples))
+run.metric("time/runs_s", time.perf_counter() - t_runs)  # every method's training and evaluation, all seeds
 R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
     for k in ("test_reward", "sample_reward", "final_test_reward", "distinct2", "distinct2_greedy", "weights_moved"):
