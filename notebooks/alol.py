@@ -215,7 +215,7 @@ for name, d in splits.items():
                 h_cv, _ = fit_value_head(h_dev[tr], xm[tr], targets[tr], epochs=value_epochs, lr=vlr, seed=s,
                                          max_value=task.max_value)
                 with torch.no_grad():
-                    mse.append(float(((h_cv(h_dev[~tr], xm[~tr]).numpy() - targets[~tr]) ** 2).mean()))
+                    mse.append(float(((h_cv(h_dev[~tr], xm[~tr]).cpu().numpy() - targets[~tr]) ** 2).mean()))
             run.metric(f"{name}/seed={s}/value_cv_mse/lr={vlr:g}", float(np.mean(mse)))
         head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
         with torch.no_grad():
