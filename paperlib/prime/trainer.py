@@ -35,7 +35,7 @@ from ..nn.gpt import GPT, generate, response_log_probs
 from ..rl import ppo_clip_loss, rloo_returns
 from ..data import arithmetic
 from .prm import accuracy_filter, batch_norm_scores, implicit_process_reward, pairwise_accuracy, prm_loss
-from .sft import encode_prompts
+from ..rl.sft import encode_prompts
 
 ARMS = ("rloo", "oracle", "prime", "prime_frozen", "prime_nofilter")
 
