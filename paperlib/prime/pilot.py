@@ -31,7 +31,7 @@ import numpy as np
 
 from ..data import arithmetic
 from .experiment import area_under_curve, first_hit_ratio, run_all
-from .sft import SFTConfig, train_sft
+from ..rl.sft import SFTConfig, train_sft
 from .trainer import RLConfig, evaluate
 
 TUNING_SEEDS = (100,)
