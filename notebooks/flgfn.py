@@ -35,15 +35,15 @@
 # seeds by a power computation on pilot seeds (`scripts/flgfn_pilot.py`, `reproductions/flgfn/pilot.json`).
 
 # %% tags=["parameters"]
-seeds = [0, 1, 2, 3, 4, 5, 6, 7]  # evaluation seeds (the pilot's power computation; the pilot used 100-103)
+seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # evaluation seeds (12, the pilot's power rule; the pilot used 100-103)
 workers = 2  # worker processes with one torch thread each (runs repeat bit for bit on a CPU)
 setup = "quick"  # sizes and budgets: quick | smoke | full (experiment.SETUPS: "<env>", "<env>-smoke", "<env>-full")
 envs = ["hypergrid", "set"]  # environments (both are needed by the claims)
 steps = 0  # gradient steps per run for every method; 0 keeps the setup's (quick: 400)
-hypergrid_lr = [0.001, 0.001, 0.001, 0.001, 0.001]  # Adam rate per method (db, fl-db, fl-db-incomplete, tb, subtb), fixed on the tuning seed
+hypergrid_lr = [0.003, 0.003, 0.003, 0.003, 0.003]  # Adam rate per method (db, fl-db, fl-db-incomplete, tb, subtb), fixed on the tuning seed
 hypergrid_exp = [0.0, 0.0, 0.0, 0.0, 0.0]  # exploration weight per method (uniform-action mixing), likewise
-set_lr = [0.001, 0.001, 0.001, 0.001, 0.001]  # as hypergrid_lr, for set generation
-set_exp = [0.0, 0.0, 0.0, 0.0, 0.0]  # as hypergrid_exp, for set generation
+set_lr = [0.003, 0.003, 0.003, 0.001, 0.003]  # as hypergrid_lr, for set generation
+set_exp = [0.5, 0.5, 0.5, 0.5, 0.5]  # as hypergrid_exp, for set generation
 
 # %%
 import dataclasses
