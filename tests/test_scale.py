@@ -80,7 +80,7 @@ EXPECTED_MISSING = {
     "mpt": [("SciBERT (allenai/scibert_scivocab_uncased", "from_pretrained('allenai/scibert_scivocab_uncased')")],
     "rnafm": [("RNA-FM checkpoint at scale 'paper'", "python -m paperlib.rnafm.pretrain --scale paper"),
               ("RNA corpus of 100,000 cmemit samples per family", "load_corpus(CorpusConfig(")],
-    "prime": [], "alol": [], "funbat": [], "dapo": [],
+    "prime": [], "alol": [], "funbat": [], "dapo": [], "flgfn": [],
 }
 
 
