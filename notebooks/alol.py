@@ -27,19 +27,23 @@
 # (A-LoL KL), no ratio (ref-free). Baselines: NLL, weighted NLL, R-GOLD, R-LoL, DPO.
 #
 # **At laptop scale**, two tasks, each an offline dataset with two responses per prompt that no trained policy wrote:
-# *task 1* (arithmetic), chain sums with worked steps (the PRIME reproduction's task) answered by three sources with
-# systematic habits (correct; sloppy: always forgets the carry into the hundreds; wrong: never carries), reward =
-# partial credit (steps right before the first error, and the answer); *task 2* (review), short product reviews from a
-# grammar written by five writers (fan, critic, rambler, terse, spammer), reward = the **sum of four terms** as the
-# paper's Reddit task sums five: positive sentiment (the target attribute), fluency under a fixed bigram LM, length,
-# relevance to the product. Noisy splits hold mostly low-quality responses. The paper's claims
+# *task 1* (arithmetic), chain sums of varied difficulty (2 to 6 terms of one or two digits) with worked steps, answered by
+# three sources with systematic habits (correct; sloppy: always forgets the carry into the hundreds; wrong: never
+# carries), reward = graded step credit (each step right as written, and the answer), so the value $V(x)$ of a prompt
+# varies with its difficulty and the advantage $A=R-V(x)$ differs from the reward; *task 2* (review), short product
+# reviews from a grammar written by five writers (fan, critic, rambler, terse, spammer) for 1,024 distinct prompts
+# (product, aspect, audience, required word) split into disjoint train / dev / test pools, reward = the **sum of five
+# terms** as the paper's Reddit task sums five: positive sentiment (the target attribute), fluency under a fixed bigram
+# LM, length for the audience, relevance to the product and aspect, the required word. Noisy splits hold mostly
+# low-quality responses. Every method gets the same number of optimizer steps. The paper's claims
 # (`reproductions/alol/claims.yaml`, each a per-seed paired comparison): **C1** every A-LoL variant reaches a higher
-# test reward than NLL, wNLL and R-GOLD (Table 2); **C2** on a noisy split A-LoL still improves over $\pi_{\mathrm{ref}}$
-# (Abstract, Reddit downvoted split); **C3** A-LoL trains on the positive-advantage subset only (Algorithm 1);
-# **C4** A-LoL's outputs are the most diverse (Abstract, Table 2). Our own checks are reported apart.
+# test reward than NLL, wNLL and R-GOLD (Table 2; Holm-corrected over 24 comparisons); **C2** on a noisy split A-LoL is
+# no worse than $\pi_{\mathrm{ref}}$ and NLL (Abstract, Reddit downvoted split; noninferiority); **C3** A-LoL trains on
+# the positive-advantage subset only (Algorithm 1); **C4** A-LoL's outputs are at least as diverse as the baselines'
+# (Abstract, Table 2; noninferiority). Our own checks are reported apart.
 
 # %% tags=["parameters"]
-seeds = [0, 1, 2]  # seeds of the value head fit and the offline training (sampling, initial shuffles)
+seeds = [0, 1, 2, 3, 4]  # seeds of the value head fit and the offline training (sampling, initial shuffles)
 methods = ["nll", "wnll", "r_gold", "r_lol", "a_lol", "a_lol_seq", "a_lol_kl", "a_lol_ref_free", "dpo"]  # main split
 noisy_methods = ["nll", "a_lol"]  # methods run on each task's noisy split (C2)
 tasks = ["arithmetic", "review"]  # task 1 and task 2
@@ -48,11 +52,12 @@ workers = 2  # parallel worker processes
 threads = 1  # torch threads per worker
 # data
 train_prompts = 20000  # task 1: offline training prompts (two responses each)
-max_terms = 6  # task 1: chain sums of 3..max_terms two-digit terms
-review_prompts = 5000  # task 2: offline training prompts (two responses each)
-dev_prompts = 200  # dev split: value-head targets and model selection
-test_prompts = 300  # test split
-# reference policy (NLL on the offline data; cached)
+max_terms = 6  # task 1: chain sums of 2..max_terms terms of one or two digits
+review_prompts = 5000  # task 2: offline training prompts (two responses each) from the 512-prompt train pool
+dev_prompts = 200  # dev split: value-head targets and model selection (review: at most 205 distinct)
+test_prompts = 300  # test split (review: at most 307 distinct)
+samples = 4  # temperature-1 samples per test prompt (sampled test reward, diversity)
+# reference policy (NLL on the offline data; cached by config, data and code version)
 ref_examples = 150000  # task 1: (prompt, response) presentations
 review_ref_examples = 100000  # task 2: (prompt, response) presentations
 ref_lr = 0.002  # AdamW peak learning rate (one-cycle)
@@ -61,10 +66,12 @@ n_embd = 64  # GPT width
 # value head (official: 10 epochs, lr 1e-5 for LLaMA-7B states; a 64-wide head needs a larger step)
 value_epochs = 10
 value_lr = 0.001
-# offline training (official HH: lr 2e-4, 16 examples a step, eps 0.9)
-steps = 300  # optimizer steps (A-LoL variants: times the fraction with A > 0, as the official code)
+# offline training (official HH: AdamW 2e-4 constant, clip 0.3, 16 examples a step, eps 0.9)
+steps = 300  # optimizer steps, the same for every method
+scale_steps = False  # True: the official schedule (A-LoL variants' steps times their fraction with A > 0)
 batch_size = 16  # official HH: 16 a step
-lr = 0.0001  # Adam
+lr = 0.0002  # AdamW, constant (official)
+grad_clip = 0.3  # official max_grad_norm
 eps = 0.9  # ratio clamp
 kl_beta = 0.2  # A-LoL KL
 dpo_beta = 0.1
@@ -78,12 +85,12 @@ import numpy as np
 import torch
 
 from paperlib.alol.claims import final_minus_best
-from paperlib.alol.data import make_offline_data
-from paperlib.alol.experiment import run_all
-from paperlib.alol.reference import ReferenceConfig, train_reference
-from paperlib.alol.review import make_review_data, reward_terms
+from paperlib.alol.data import make_offline_data, weight_overlap
+from paperlib.alol.experiment import evaluate_policy, run_all, train_references
+from paperlib.alol.reference import ReferenceConfig
+from paperlib.alol.review import eval_prompts, make_review_data, reward_terms
 from paperlib.alol.tasks import get_task
-from paperlib.alol.trainer import ALL_METHODS, OfflineConfig, greedy_outputs, mean_reward
+from paperlib.alol.trainer import ALL_METHODS, OfflineConfig, greedy_outputs
 from paperlib.alol.value import fit_value_head, prompt_states
 from paperlib.repro.record import Run
 
@@ -102,6 +109,8 @@ if bad:
 bad = sorted(set(tasks + noisy_tasks) - {"arithmetic", "review"})
 if bad or not set(noisy_tasks) <= set(tasks):
     raise ValueError(f"tasks must be among ['arithmetic', 'review'] and noisy_tasks a subset of tasks; got {tasks}, {noisy_tasks}")
+if samples < 1:
+    raise ValueError(f"samples must be >= 1, got {samples}")
 # what reproductions/alol/claims.yaml compares (a measurement it names but the run never records is an error
 # at the end of the run, so a run without these arms is refused here, before any training)
 CLAIM_METHODS, CLAIM_NOISY_METHODS = ["nll", "wnll", "r_gold", "a_lol", "a_lol_seq", "a_lol_kl", "a_lol_ref_free", "dpo"], ["nll", "a_lol"]
@@ -113,12 +122,14 @@ if missing:
 
 # %% [markdown]
 # ## Offline data and the reference policy
-# Splits are named `<task>/<mix>`. The dev and test prompts are fresh draws (seeds 1 and 2); the reference
-# $\pi_{\mathrm{ref}}$ of each split is the GPT trained by NLL on all of that split's responses.
+# Splits are named `<task>/<mix>`. Dev and test prompts never occur in training and never in each other: task 1 redraws
+# any dev prompt that a training split holds and any test prompt that training or dev holds; task 2 draws dev and test
+# from their own pools of distinct prompts. The reference $\pi_{\mathrm{ref}}$ of each split is the GPT trained by NLL
+# on all of that split's responses (cached, keyed by its configuration, its data and the code that made them).
 
 # %%
 TASKS = {t: get_task(t) for t in tasks}
-splits, dev, test, sources = {}, {}, {}, {}
+splits, dev, test = {}, {}, {}
 for t in tasks:
     for mix in ["main"] + (["noisy"] if t in noisy_tasks else []):
         seed = 0 if mix == "main" else 10
@@ -127,11 +138,21 @@ for t in tasks:
         else:
             splits[f"{t}/{mix}"] = make_review_data(review_prompts, seed, mix)
     if t == "arithmetic":
-        dev[t] = make_offline_data(dev_prompts, 1, "main", responses_per_prompt=1, max_terms=max_terms).problems
-        test[t] = make_offline_data(test_prompts, 2, "main", responses_per_prompt=1, max_terms=max_terms).problems
+        seen = {p.prompt for name, d in splits.items() if name.startswith(t) for p in d.problems}
+        dev[t] = make_offline_data(dev_prompts, 1, "main", responses_per_prompt=1, max_terms=max_terms,
+                                   exclude_prompts=seen).problems
+        seen |= {p.prompt for p in dev[t]}
+        test[t] = make_offline_data(test_prompts, 2, "main", responses_per_prompt=1, max_terms=max_terms,
+                                    exclude_prompts=seen).problems
     else:
-        dev[t] = make_review_data(dev_prompts, 1, responses_per_prompt=1).problems
-        test[t] = make_review_data(test_prompts, 2, responses_per_prompt=1).problems
+        dev[t], test[t] = eval_prompts(dev_prompts, "dev", 1), eval_prompts(test_prompts, "test", 2)
+    train_set = {p.prompt for name, d in splits.items() if name.startswith(t) for p in d.problems}
+    dev_set, test_set = {p.prompt for p in dev[t]}, {p.prompt for p in test[t]}
+    assert not (dev_set & test_set) and not (train_set & (dev_set | test_set)), "dev / test prompts overlap"
+    run.metric(f"data/{t}/distinct_train_prompts", len(train_set))
+    run.metric(f"data/{t}/distinct_dev_prompts", len(dev_set))
+    run.metric(f"data/{t}/distinct_test_prompts", len(test_set))
+    log(f"{t}: {len(train_set):,} distinct training prompts, {len(dev_set)} dev and {len(test_set)} test (disjoint)")
 for name, d in splits.items():
     run.metric(f"data/{name}/mean_reward", float(d.rewards.mean()))
     for s in sorted(set(d.sources)):
@@ -140,24 +161,34 @@ for name, d in splits.items():
         run.metric(f"data/{name}/reward_{s}", float(d.rewards[src].mean()))
     log(f"{name}: {len(d):,} responses, mean reward {d.rewards.mean():.3f}; by source: "
         + ", ".join(f"{s} {run.metrics[f'data/{name}/reward_{s}']:.2f}" for s in sorted(set(d.sources))))
-ref_cfg = ReferenceConfig(lr=ref_lr, n_layer=n_layer, n_embd=n_embd)
-refs = {}
+specs = []
 for name, d in splits.items():
     t = name.split("/")[0]
-    cfg = ReferenceConfig(**{**ref_cfg.__dict__, "examples": ref_examples if t == "arithmetic" else review_ref_examples})
-    key = f"{name}-{train_prompts}-{max_terms}" if t == "arithmetic" else f"{name}-{review_prompts}"
-    refs[name], info = train_reference(TASKS[t], d, cfg, key, log=log)
-    run.metric(f"ref/{name}/train_s", info["train_s"])
-    run.metric(f"ref/{name}/test_reward", mean_reward(refs[name], TASKS[t], test[t])[0])
-    log(f"pi_ref ({name}): test reward {run.metrics[f'ref/{name}/test_reward']:.3f}")
+    cfg = ReferenceConfig(lr=ref_lr, n_layer=n_layer, n_embd=n_embd,
+                          examples=ref_examples if t == "arithmetic" else review_ref_examples)
+    mix_seed = 0 if name.endswith("/main") else 10
+    key = (f"{name}-n{train_prompts}-terms2..{max_terms}-seed{mix_seed}" if t == "arithmetic"
+           else f"{name}-n{review_prompts}-seed{mix_seed}")
+    specs.append((name, t, d, cfg, key))
+refs, ref_eval = {}, {}
+for name, (model, info) in train_references(specs, workers, threads, log).items():
+    t = name.split("/")[0]
+    refs[name] = model
+    run.metric(f"ref/{name}/train_s", 0.0 if info.get("cached") else info["train_s"])
+    ref_eval[name] = evaluate_policy(model, TASKS[t], test[t], seed=999, samples=samples)
+    run.metric(f"ref/{name}/test_reward", ref_eval[name]["test_reward"])
+    run.metric(f"ref/{name}/sample_reward", ref_eval[name]["sample_reward"])
+    log(f"pi_ref ({name}): test reward greedy {ref_eval[name]['test_reward']:.3f}, sampled {ref_eval[name]['sample_reward']:.3f}")
 
 # %% [markdown]
 # ## Value of the reference and advantages
 # $V_{\mathrm{ref}}$ is fit by MSE to the rewards of $\pi_{\mathrm{ref}}$'s greedy outputs on the dev prompts (one head per
 # seed, output $\mathrm{sigmoid}\cdot$ the task's maximum reward); $A=R-V_{\mathrm{ref}}(x)$ on every training example.
+# `weight_overlap` is the share of sampling weight that wNLL ($\propto R$) and A-LoL ($\propto A^+$) put on the same
+# examples (1: the two draw the same batches).
 
 # %%
-advantages = {}
+advantages, values = {}, {}
 for name, d in splits.items():
     task, ref = TASKS[name.split("/")[0]], refs[name]
     probs = dev[task.name]
@@ -171,14 +202,23 @@ for name, d in splits.items():
         head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
         with torch.no_grad():
             v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).numpy()
+        values[(name, s)] = v
         advantages[(name, s)] = d.rewards - v
     used = [float((advantages[(name, s)] > 0).mean()) for s in seeds]
+    overlap = [weight_overlap(d.rewards, advantages[(name, s)]) for s in seeds]
     run.metric(f"{name}/positive_fraction", float(np.mean(used)))
-    log(f"{name}: V_ref fit on {len(probs)} dev outputs (mean reward {targets.mean():.3f}); fraction with A > 0: "
-        + ", ".join(f"{u:.3f}" for u in used))
+    run.metric(f"{name}/weight_overlap", float(np.mean(overlap)))
+    run.metric(f"{name}/value_sd", float(np.mean([values[(name, s)].std() for s in seeds])))
+    run.measure(f"{name.replace('/', '_')}_weight_overlap", overlap)
+    log(f"{name}: V_ref fit on {len(probs)} dev outputs (mean reward {targets.mean():.3f}); V(x) sd over prompts "
+        f"{run.metrics[f'{name}/value_sd']:.3f}; fraction with A > 0 {np.mean(used):.3f}; "
+        f"sampling weight shared by wNLL and A-LoL {np.mean(overlap):.3f}")
 
 # %% [markdown]
 # ## Offline training runs
+# Every method takes the same number of optimizer steps (`steps`), AdamW at 2e-4 with gradients clipped to 0.3 as the
+# official code; the model kept is the best of the run's own dev evaluations (never $\pi_{\mathrm{ref}}$), and the last
+# checkpoint is evaluated too.
 
 # %%
 jobs = []
@@ -187,15 +227,15 @@ for name in splits:
     for m in (methods if name.endswith("/main") else noisy_methods):
         for s in seeds:
             cfg = OfflineConfig(method=m, steps=steps, batch_size=batch_size, lr=lr, eps=eps, kl_beta=kl_beta,
-                                dpo_beta=dpo_beta, eval_every=eval_every, seed=s)
+                                dpo_beta=dpo_beta, grad_clip=grad_clip, scale_steps=scale_steps,
+                                eval_every=eval_every, seed=s)
             jobs.append((name, task, refs[name], splits[name], advantages[(name, s)], dev[task.name], test[task.name], cfg))
-results = run_all(jobs, workers=workers, threads_per_worker=threads, log=log)
+results = run_all(jobs, workers=workers, threads_per_worker=threads, log=log, samples=samples)
 R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
-    run.metric(f"{split}/{m}/seed={s}/test_reward", r["test_reward"])
-    run.metric(f"{split}/{m}/seed={s}/distinct2", r["distinct2"])
-    run.metric(f"{split}/{m}/seed={s}/distinct2_greedy", r["distinct2_greedy"])
-    run.metric(f"{split}/{m}/seed={s}/sample_reward", r["sample_reward"])
+    for k in ("test_reward", "sample_reward", "final_test_reward", "distinct2", "distinct2_greedy", "weights_moved"):
+        run.metric(f"{split}/{m}/seed={s}/{k}", r[k])
+    run.metric(f"{split}/{m}/seed={s}/steps", r["steps"])
 
 
 def per_seed(split, m, key="test_reward"):
@@ -207,33 +247,36 @@ def split_methods(split):
 
 
 for split in splits:
-    print(f"\n{split}: pi_ref {run.metrics[f'ref/{split}/test_reward']:.3f}")
+    print(f"\n{split}: pi_ref greedy {run.metrics[f'ref/{split}/test_reward']:.3f}, sampled {run.metrics[f'ref/{split}/sample_reward']:.3f}")
     for m in split_methods(split):
         r = R[(split, m, seeds[0])]
-        print(f"  {m:15s} test reward {per_seed(split, m).mean():.3f} ± {per_seed(split, m).std():.3f}"
-              f"  sampled: reward {per_seed(split, m, 'sample_reward').mean():.3f}, distinct-2 {per_seed(split, m, 'distinct2').mean():.3f}  e.g. {r['example_outputs'][0]!r}")
+        print(f"  {m:15s} greedy {per_seed(split, m).mean():.3f} ± {per_seed(split, m).std():.3f}"
+              f"  sampled {per_seed(split, m, 'sample_reward').mean():.3f}  final ckpt {per_seed(split, m, 'final_test_reward').mean():.3f}"
+              f"  distinct-2 {per_seed(split, m, 'distinct2').mean():.3f}  steps {r['steps']}  e.g. {r['example_outputs'][0]!r}")
 
 # %% [markdown]
-# ## Figures: test reward by method and task, reward over training, fraction of data used
+# ## Figures: test reward (greedy and sampled) by method and task, reward over training, data used
 
 # %%
 rows = []
-fig, axes = plt.subplots(1, len(splits), figsize=(3.2 * len(splits) + 2, 3.8),
-                         gridspec_kw={"width_ratios": [len(split_methods(s)) + 1 for s in splits]}, squeeze=False)
-for ax, split in zip(axes[0], splits):
-    ms = split_methods(split)
-    means = [per_seed(split, m).mean() for m in ms]
-    errs = [per_seed(split, m).std(ddof=1) if len(seeds) > 1 else 0.0 for m in ms]
-    ax.bar(range(len(ms)), means, yerr=errs, color=["tab:red" if m.startswith("a_lol") else "tab:gray" for m in ms])
-    ref_r = run.metrics[f"ref/{split}/test_reward"]
-    ax.axhline(ref_r, color="k", ls=":", lw=1, label="pi_ref")
-    ax.set_xticks(range(len(ms)), ms, rotation=45, ha="right", fontsize=8)
-    ax.set_title(f"{split}", fontsize=9)
-    lo, hi = min(min(means), ref_r), max(max(means), ref_r)
-    ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo + 0.1)), hi + 0.15 * (hi - lo + 0.1))
-    ax.legend(fontsize=7)
-    rows += [dict(split=split, method=m, seed=s, test_reward=R[(split, m, s)]["test_reward"]) for m in ms for s in seeds]
-fig.suptitle(f"Test reward (greedy), mean ± std over {len(seeds)} seeds", fontsize=10)
+fig, axes = plt.subplots(2, len(splits), figsize=(3.2 * len(splits) + 2, 7.0), squeeze=False,
+                         gridspec_kw={"width_ratios": [len(split_methods(s)) + 1 for s in splits]})
+for row, (key, what) in enumerate([("test_reward", "greedy"), ("sample_reward", f"sampled, {samples} per prompt")]):
+    for ax, split in zip(axes[row], splits):
+        ms = split_methods(split)
+        means = [per_seed(split, m, key).mean() for m in ms]
+        errs = [per_seed(split, m, key).std(ddof=1) if len(seeds) > 1 else 0.0 for m in ms]
+        ax.bar(range(len(ms)), means, yerr=errs, color=["tab:red" if m.startswith("a_lol") else "tab:gray" for m in ms])
+        ref_r = run.metrics[f"ref/{split}/{key}"]
+        ax.axhline(ref_r, color="k", ls=":", lw=1, label="pi_ref")
+        ax.set_xticks(range(len(ms)), ms, rotation=45, ha="right", fontsize=8)
+        ax.set_title(f"{split}: test reward ({what})", fontsize=8)
+        lo, hi = min(min(means), ref_r), max(max(means), ref_r)
+        ax.set_ylim(max(0.0, lo - 0.15 * (hi - lo + 0.1)), hi + 0.15 * (hi - lo + 0.1))
+        ax.legend(fontsize=7)
+        rows += [dict(split=split, method=m, seed=s, decoding=what.split(",")[0], test_reward=R[(split, m, s)][key])
+                 for m in ms for s in seeds]
+fig.suptitle(f"Test reward, mean ± std over {len(seeds)} seeds", fontsize=10)
 fig.tight_layout()
 run.figure(fig, "test_reward", rows)
 plt.show()
@@ -246,14 +289,11 @@ for ax, split in zip(axes[0], main_splits):
         hs = [R[(split, m, s)]["history"] for s in seeds]
         for s, h in zip(seeds, hs):
             curve_rows += [dict(split=split, method=m, seed=s, step=t, dev_reward=v) for t, v in zip(h["step"], h["dev_reward"])]
-        # A-LoL's step budget is scaled by each seed's positive fraction, so runs differ in length:
-        # average over the evaluation points that every seed reached
-        n = min(len(h["step"]) for h in hs)
-        short = min(hs, key=lambda h: len(h["step"]))
-        ax.plot(short["step"][:n], np.mean([h["dev_reward"][:n] for h in hs], 0), marker=".", label=m,
+        n = min(len(h["step"]) for h in hs)  # equal budgets: every seed has the same evaluation points
+        ax.plot(hs[0]["step"][:n], np.mean([h["dev_reward"][:n] for h in hs], 0), marker=".", label=m,
                 ls="-" if m.startswith("a_lol") else "--")
     ax.set_xlabel("optimizer step"); ax.set_ylabel("dev reward (greedy)"); ax.legend(fontsize=6, ncol=2)
-    ax.set_title(f"Dev reward over training ({split}, mean over seeds)", fontsize=9)
+    ax.set_title(f"Dev reward over training ({split}, mean over seeds; step 0 = pi_ref)", fontsize=9)
 run.figure(fig, "reward_over_training", curve_rows)
 plt.show()
 
@@ -262,11 +302,12 @@ used_rows = [dict(split=sp, method=m, data_used=float(per_seed(sp, m, "data_used
              for sp in splits for m in split_methods(sp) if m.startswith("a_lol")]
 ax.bar([f"{r['split']}\n{r['method']}" for r in used_rows], [r["data_used"] for r in used_rows], color="tab:red")
 ax.set_ylabel("fraction of training data with A > 0"); ax.set_ylim(0, 1); ax.tick_params(axis="x", labelsize=6)
+ax.set_title("Data A-LoL trains on (the rest has A <= 0 and is never sampled)", fontsize=9)
 run.figure(fig, "data_used", used_rows)
 plt.show()
 
 # %% [markdown]
-# What the review task's reward terms make of each method's test outputs (mean over seeds of the per-output terms):
+# What the review task's reward terms make of each method's greedy test outputs (mean over seeds of the per-output terms):
 
 # %%
 if "review/main" in splits:
@@ -275,37 +316,39 @@ if "review/main" in splits:
         for s in seeds:
             r = R[("review/main", m, s)]
             for p, o in zip(test["review"], r["outputs"]):
-                term_rows.append(dict(method=m, seed=s, **reward_terms(p.product, o)))
+                term_rows.append(dict(method=m, seed=s, **reward_terms(p, o)))
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    names = ["sentiment", "fluency", "length", "relevance"]
+    names = ["sentiment", "fluency", "length", "relevance", "keyword"]
     bottom = np.zeros(len(methods))
     for k in names:
         vals = np.array([np.mean([r[k] for r in term_rows if r["method"] == m]) for m in methods])
         ax.bar(range(len(methods)), vals, bottom=bottom, label=k)
         bottom += vals
     ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("reward terms (sum = reward)"); ax.legend(fontsize=7, ncol=4)
-    ax.set_title("Review task: reward terms of test outputs (mean over outputs and seeds)", fontsize=9)
+    ax.set_ylabel("reward terms (sum = reward)"); ax.legend(fontsize=7, ncol=5)
+    ax.set_title("Review task: reward terms of greedy test outputs (mean over outputs and seeds)", fontsize=9)
     run.figure(fig, "review_reward_terms", term_rows)
     plt.show()
 
 # %% [markdown]
 # ## Claims
-# Per arm and seed, the measurements `reproductions/alol/claims.yaml` reads: test reward (greedy) of every method on
-# every split, and of $\pi_{\mathrm{ref}}$ (one model per split, repeated per seed); distinct-2 of the sampled test
-# outputs; A-LoL's fraction of data with $A>0$; the dev reward at the last evaluation minus the run's best
-# (`paperlib.alol.claims.final_minus_best`). The claims take paired per-seed differences of these (same seed, same
-# value-head fit), one comparison per variant and baseline.
+# Per arm and seed, the measurements `reproductions/alol/claims.yaml` reads: greedy and sampled test reward of every
+# method on every split, and of $\pi_{\mathrm{ref}}$ (one model per split, repeated per seed); the last checkpoint's
+# greedy test reward; distinct-2 of the sampled test outputs; A-LoL's fraction of data with $A>0$; the share of
+# sampling weight wNLL and A-LoL have in common; the dev reward at the last evaluation minus the run's best
+# (`paperlib.alol.claims.final_minus_best`, pi_ref's step 0 included). The claims take paired per-seed differences of
+# these (same seed, same value-head fit), one comparison per variant and baseline, Holm-corrected where a claim makes
+# several.
 
 # %%
 for split in splits:
     key = split.replace("/", "_")
     for m in split_methods(split):
-        run.measure(f"{key}_{m}_test_reward", per_seed(split, m))
-        run.measure(f"{key}_{m}_sample_reward", per_seed(split, m, "sample_reward"))
-        run.measure(f"{key}_{m}_distinct2", per_seed(split, m, "distinct2"))
+        for k in ("test_reward", "sample_reward", "final_test_reward", "distinct2"):
+            run.measure(f"{key}_{m}_{k}", per_seed(split, m, k))
         run.measure(f"{key}_{m}_dev_final_minus_best", [final_minus_best(R[(split, m, s)]["history"]) for s in seeds])
-    run.measure(f"{key}_ref_test_reward", [run.metrics[f"ref/{split}/test_reward"]] * len(seeds))
+    for k in ("test_reward", "sample_reward"):
+        run.measure(f"{key}_ref_{k}", [run.metrics[f"ref/{split}/{k}"]] * len(seeds))
 for t in tasks:
     run.measure(f"c3_{t}_alol_data_used", per_seed(f"{t}/main", "a_lol", "data_used"))
 run.check_claims()

@@ -135,8 +135,9 @@ plt.show()
 mix_study = ex.MIXTURE_SETUPS[mix_setup]
 lr_of = {(C, tau): lr_ for C, row in zip(class_counts, mix_lrs) for tau, lr_ in zip(taus, row)}
 assert len(mix_lrs) == len(class_counts) and all(len(r) == len(taus) for r in mix_lrs), "mix_lrs: one row per class count, one rate per tau"
-mix_rows = ex.run_mixture_study(mix_study, class_counts, seeds, taus, lambda C, tau: [lr_of[(C, tau)]], trainer_cfg,
-                                workers, log, pool=pool)
+# run.per_seed keeps each seed's rows apart (paperlib.repro.seeds): a resumed run or a `--split seeds` merge reads them
+mix_rows = run.per_seed("mixtures", seeds, lambda todo: ex.run_mixture_study(
+    mix_study, class_counts, todo, taus, lambda C, tau: [lr_of[(C, tau)]], trainer_cfg, workers, log, pool=pool), log)
 for name, values in cc.mixture_measurements(mix_rows, class_counts, taus, seeds).items():
     run.measure(name, values)
 for C in class_counts:
@@ -184,7 +185,8 @@ if study.model == "mlp" and dataset != "fashion_mnist":
     raise ValueError(f"adv_setup {adv_setup!r} is the Fashion-MNIST MLP; use adv_setup paper for {dataset}")
 arm_list = ex.arms(nus, betas, {"pgd": pgd_lr, "trades": trades_lr, "adv_comp_sum": adv_lr})
 sanity_arm = ("pgd", seeds[0])
-adv_rows = ex.run_adversarial_study(study, seeds, arm_list, trainer_cfg, workers, sanity=sanity_arm, log=log, pool=pool)
+adv_rows = run.per_seed("adversarial", seeds, lambda todo: ex.run_adversarial_study(
+    study, todo, arm_list, trainer_cfg, workers, sanity=sanity_arm, log=log, pool=pool), log)
 if pool is not None:
     pool.shutdown()
 

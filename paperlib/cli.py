@@ -65,6 +65,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         for prof in paper.profiles:
             desc = paper.profile_descriptions.get(prof, "")
             print(f"  profile {prof:<6} {desc}")
+            res = paper.resources(prof)
+            if res:
+                print(f"  {'':14} needs {res.get('gpus', 0)} GPU, {res.get('cpus', '?')} CPU cores, "
+                      f"{res.get('mem_gb', '?')} GB, about {res.get('hours', '?')} h")
         for item in paper.meta.get("data", []):
             print(f"  data    {item}")
         for claim in paper.claims:
@@ -86,7 +90,34 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     selected = [get_paper(s) for s in slugs]
     overrides = per_paper_overrides(selected, args.param)
     out = Path(args.out).resolve() if args.out else None
-    return reproduce(selected, args.profile, overrides, out, stream=not args.quiet, allow_dirty=args.allow_dirty)
+    slurm = {}
+    for item in args.slurm:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ReproError(f"--slurm {item!r}: expected KEY=VALUE (passed to sbatch as --KEY=VALUE)")
+        slurm[key.strip().replace("_", "-")] = value.strip()
+    if args.slurm_partition:
+        slurm["partition"] = args.slurm_partition
+    if slurm and args.executor != "slurm":
+        raise ReproError("--slurm-partition / --slurm options need --executor slurm")
+    seed_cache = Path(args.seed_cache).resolve() if args.seed_cache else None
+    if args.executor != "local" or args.split:
+        from .repro.cluster import submit
+        from .repro.runner import prepare
+        if args.resume:
+            raise ReproError("--resume is for local runs; jobs of --split seeds always reuse the finished seeds")
+        plans = prepare(selected, args.profile, overrides, out, allow_dirty=args.allow_dirty)
+        return submit(plans, args.profile, out, args.executor, args.split, slurm, seed_cache)
+    return reproduce(selected, args.profile, overrides, out, stream=not args.quiet, allow_dirty=args.allow_dirty,
+                     resume=args.resume, seed_cache=seed_cache)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .repro.check import check
+
+    slugs = list(papers()) if args.papers == ["all"] else args.papers
+    selected = [get_paper(s) for s in slugs]
+    return check(selected, args.profile, per_paper_overrides(selected, args.param))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -157,7 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-dirty", action="store_true",
                    help="run a quick or full profile into the repository although the checkout has uncommitted "
                         "changes (refused otherwise; the results then say dirty: true)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the per-seed results an interrupted run of the same code and parameters left")
+    p.add_argument("--executor", default="local", choices=("local", "slurm", "submitit-local"),
+                   help="local (default): run here; slurm: submit through submitit; submitit-local: the same jobs "
+                        "as local processes")
+    p.add_argument("--split", choices=("seeds",), help="seeds: one job per seed, then one job over all seeds")
+    p.add_argument("--slurm-partition", metavar="P", help="SLURM partition")
+    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch option, e.g. --slurm account=lab --slurm qos=high")
+    p.add_argument("--seed-cache", metavar="DIR",
+                   help="the per-seed results folder (a shared filesystem on a cluster; default: the cache)")
     p.set_defaults(func=cmd_reproduce)
+    p = sub.add_parser("check", help="preflight: run a profile's path on its smallest slice, name what is missing")
+    p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
+    p.add_argument("--profile", default="full", help="the profile whose path to check (default: full)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("lab", help="open a paper in JupyterLab on a working copy (the source stays untouched)")
     p.add_argument("paper", metavar="PAPER")
     p.add_argument("--profile", default="quick", help="whose parameters the copy starts with (default: quick)")

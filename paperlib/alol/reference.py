@@ -59,7 +59,7 @@ def train_reference(task, data: OfflineData, cfg: ReferenceConfig, data_key: str
     if use_cache and path.exists():
         model, info = load_checkpoint(path, cfg.gpt_config(task))
         log(f"reference loaded from cache {path.name}")
-        return model, info
+        return model, {**info, "cached": True}
     seed_everything(cfg.seed)
     tokens, loss_mask = _rows(task, data, task.block_size)
     epochs = max(1, round(cfg.examples / len(data)))

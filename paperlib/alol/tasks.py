@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..data import arithmetic as _arith
 from ..nn.gpt import pack_prompts
 from . import review as _review
-from .data import partial_credit
+from .data import step_credit
 
 
 class Task:
@@ -36,7 +36,7 @@ class Task:
 
 
 class ArithmeticTask(Task):
-    """Task 1: chain sums with worked steps, partial-credit reward (``paperlib.data.arithmetic``)."""
+    """Task 1: chain sums with worked steps, graded step-credit reward (``paperlib.data.arithmetic``)."""
     name = "arithmetic"
     vocab_size = _arith.VOCAB_SIZE
     PAD, BOS, EOS = _arith.PAD, _arith.BOS, _arith.EOS
@@ -51,17 +51,17 @@ class ArithmeticTask(Task):
         return _arith.decode(ids)
 
     def reward(self, problem, response: str) -> float:
-        return partial_credit(problem.terms, response)
+        return step_credit(problem.terms, response)
 
 
 class ReviewTask(Task):
-    """Task 2: short product reviews, reward = the sum of four programs (``paperlib.alol.review``)."""
+    """Task 2: short product reviews, reward = the sum of five programs (``paperlib.alol.review``)."""
     name = "review"
     vocab_size = len(_review.VOCAB)
     PAD, BOS, EOS = _review.PAD, _review.BOS, _review.EOS
     max_new_tokens = 48
-    block_size = 64
-    max_value = 4.0
+    block_size = 80  # a prompt of up to 10 tokens and the longest offline review
+    max_value = 5.0
 
     def encode(self, text: str) -> list[int]:
         return _review.encode(text)
@@ -70,7 +70,7 @@ class ReviewTask(Task):
         return _review.decode(ids)
 
     def reward(self, problem: _review.ReviewPrompt, response: str) -> float:
-        return _review.review_reward(problem.product, response)
+        return _review.review_reward(problem, response)
 
 
 def get_task(name: str):

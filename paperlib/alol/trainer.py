@@ -3,11 +3,18 @@
 
 * the reference pi_ref is the model trained by NLL on the offline data; every method starts from it;
 * A-LoL variants: A = R - V_ref(x) per example, negative-advantage examples dropped, batches drawn
-  with replacement in proportion to A+ (``good_priority``), and the step budget scaled by the
-  fraction of data with A > 0 (``max_steps = 9000 * positive_ratio``);
+  with replacement in proportion to A+ (``good_priority``). The official code also scales the step
+  budget by the fraction of data with A > 0 (``max_steps = 9000 * positive_ratio``); here every
+  method gets the same number of steps by default (``scale_steps=False``: priority sampling changes
+  which examples a step sees, not how many steps there are), so that a comparison is not decided
+  by budget;
 * wNLL, R-GOLD, R-LoL: batches drawn in proportion to the reward; NLL and DPO: uniform;
+* optimiser as the official ``lolrl_qlora_llama_hh.py``: AdamW, learning rate 2e-4 constant,
+  weight decay 0, eps 1e-6, gradients clipped to norm 0.3;
 * model selection: greedy outputs on the dev prompts scored by the reward every ``eval_every``
-  steps; a checkpoint is kept only when it beats the best so far, starting from pi_ref's dev reward.
+  steps, the best of the run's own checkpoints kept. pi_ref (step 0) is not a candidate, so a
+  run that collapses is reported as collapsed, not as the reference; the last checkpoint is
+  returned too (``final_policy``).
 """
 from __future__ import annotations
 
@@ -30,14 +37,14 @@ SAMPLING = {"nll": "uniform", "dpo": "uniform", "wnll": "reward", "r_gold": "rew
 @dataclass
 class OfflineConfig:
     method: str = "a_lol"
-    steps: int = 300  # optimizer steps before scaling by the positive-advantage fraction
-    batch_size: int = 32
-    lr: float = 1e-4
+    steps: int = 300  # optimizer steps (every method; times the positive fraction when scale_steps)
+    batch_size: int = 16
+    lr: float = 2e-4  # official: AdamW 2e-4, constant
     eps: float = 0.9  # ratio clamp [1 - eps, 1 + eps]
     kl_beta: float = 0.2
     dpo_beta: float = 0.1
-    grad_clip: float = 1.0
-    scale_steps: bool = True  # A-LoL variants: steps *= fraction of data with A > 0 (official)
+    grad_clip: float = 0.3  # official max_grad_norm
+    scale_steps: bool = False  # True: A-LoL variants' steps *= fraction of data with A > 0 (official schedule)
     eval_every: int = 50
     seed: int = 0
 
@@ -60,7 +67,7 @@ def greedy_outputs(model: GPT, task, problems, batch: int = 256) -> list[str]:
 
 @torch.no_grad()
 def sampled_outputs(model: GPT, task, problems, seed: int, temperature: float = 1.0, batch: int = 256) -> list[str]:
-    """One sample per prompt at ``temperature`` (seeded): what the diversity measures read."""
+    """One sample per prompt at ``temperature`` (seeded); pass a prompt k times for k samples."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
     out = []
@@ -97,7 +104,7 @@ def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_pro
     rng = np.random.default_rng(cfg.seed)
     policy = copy.deepcopy(ref).train()
     ref = ref.eval()
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0, eps=1e-6)
     mode = SAMPLING[cfg.method]
     n = len(data)
     if mode == "advantage":
@@ -116,9 +123,9 @@ def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_pro
     if cfg.method == "dpo" and not pairs:
         raise ValueError("DPO needs prompts with two responses of different reward")
     probs = weights / weights.sum() if weights.sum() > 0 else None
-    best_reward, _ = mean_reward(ref, task, dev_problems)
-    best_state, best_step = copy.deepcopy(policy.state_dict()), 0
-    history = {"step": [0], "dev_reward": [best_reward]}
+    ref_reward, _ = mean_reward(ref, task, dev_problems)
+    best_reward, best_state, best_step = -float("inf"), None, 0
+    history = {"step": [0], "dev_reward": [ref_reward]}
     t0 = time.time()
     for step in range(1, steps + 1):
         policy.train()
@@ -155,6 +162,9 @@ def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_pro
                 best_reward, best_state, best_step = dev, copy.deepcopy(policy.state_dict()), step
             if log:
                 log(f"{cfg.method} seed {cfg.seed} step {step}/{steps}: dev reward {dev:.3f} (best {best_reward:.3f})")
-    policy.load_state_dict(best_state)
-    return {"config": asdict(cfg), "policy": policy.eval(), "history": history, "data_used": used, "steps": steps,
-            "best_step": best_step, "best_dev_reward": best_reward, "wall_s": time.time() - t0}
+    final = copy.deepcopy(policy).eval()
+    if best_state is not None:
+        policy.load_state_dict(best_state)
+    return {"config": asdict(cfg), "policy": policy.eval(), "final_policy": final, "history": history,
+            "data_used": used, "steps": steps, "best_step": best_step, "best_dev_reward": best_reward,
+            "wall_s": time.time() - t0}

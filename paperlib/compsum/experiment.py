@@ -15,7 +15,7 @@ computed from the rows are in :mod:`paperlib.compsum.claims`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace, asdict, dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -117,6 +117,8 @@ class AdversarialStudy:
     eval_batch_size: int = 1000
     adv_tau: float = 1.0  # tau of ADV-COMP-SUM's comp-sum part (the paper's ADV-COMP-SUM uses the logistic loss)
     sanity_n: int = 500  # test images of the sanity checks (full AutoAttack on one model)
+    sanity_steps: int = 100  # APGD/FAB iterations of that full AutoAttack (AutoAttack's own: 100)
+    square_queries: int = 5000  # queries of AutoAttack's Square attack (AutoAttack's own: 5,000)
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ def adversarial_job(arm: Arm, seed: int, study: AdversarialStudy, trainer_cfg: d
     val = module.val_history[kept - 1] if module.val_history else {"val_acc": float("nan"), "val_robust": float("nan")}
     t_eval = time.perf_counter()
     robust = robust_examples(net, x_test, y_test, study.epsilon, study.eval_suite, steps=study.eval_steps,
+                             square_queries=study.square_queries,
                              n_classes=splits["n_classes"], seed=seed, batch_size=study.eval_batch_size)
     row = {"arm": arm.name, "family": arm.family, "method": arm.method, "seed": seed, "nu": arm.nu, "beta": arm.beta,
            "lr": arm.lr, "best_epoch": kept, "val_clean": val["val_acc"], "val_robust": val["val_robust"],
@@ -247,11 +250,12 @@ def robustness_sanity(net: torch.nn.Module, splits: dict, study: AdversarialStud
     """
     x, y = splits["test"]
     n = min(study.sanity_n, len(x))
-    kw = dict(n_classes=splits["n_classes"], seed=seed, batch_size=study.eval_batch_size)
+    kw = dict(n_classes=splits["n_classes"], seed=seed, batch_size=study.eval_batch_size,
+              square_queries=study.square_queries)
     eps0 = robust_examples(net, x, y, 0.0, study.eval_suite, steps=study.eval_steps, **kw)
     device = next(net.parameters()).device
     clean = clean_accuracy(net, x.to(device), y.to(device))
-    autoattack = robust_examples(net, x[:n], y[:n], study.epsilon, "autoattack", steps=100, **kw)
+    autoattack = robust_examples(net, x[:n], y[:n], study.epsilon, "autoattack", steps=study.sanity_steps, **kw)
     pgd20 = robust_accuracy(net, x[:n].to(device), y[:n].to(device), study.epsilon, study.epsilon / 10, 20,
                             generator=torch.Generator(device=device).manual_seed(seed))
     frac = lambda mask: int(mask.sum()) / len(mask)
@@ -301,6 +305,12 @@ ADVERSARIAL_SETUPS = {
                               train_step_size=2 / 255, val_attack_steps=40, val_step_size=2 / 255,
                               eval_suite="autoattack", eval_steps=100, eval_batch_size=500, sanity_n=1_000),
 }
+# `paperlib check compsum --profile full`: the paper's set-up on its smallest slice (a few images, short attacks),
+# only to show that the path runs; never a result.
+ADVERSARIAL_SETUPS["paper-preflight"] = replace(ADVERSARIAL_SETUPS["paper"], n_train=128, n_val=32, n_test=16,
+                                                batch_size=64, train_attack_steps=2, val_attack_steps=2,
+                                                eval_steps=2, eval_batch_size=16, sanity_n=8, sanity_steps=2,
+                                                square_queries=10)
 
 
 def config_dict(study) -> dict:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import preflight
 from . import MissingDataError, cache_dir, data_dir
 from .download import download_checked
 
@@ -60,14 +61,22 @@ def _load(spec: CifarSpec, root, download: bool) -> dict:
     found = next((d for d in candidates if (d / spec.folder / spec.test_file).is_file()), None)
     if found is None:
         archive = next((d / spec.archive for d in candidates if (d / spec.archive).is_file()), None)
+        failure = ""
         if archive is None and download:
-            archive = download_checked(spec.url, cache / spec.archive, spec.md5)
+            try:
+                archive = download_checked(spec.url, cache / spec.archive, spec.md5)
+            except OSError as err:  # offline, or a corrupted download (never kept)
+                failure = f" The download failed: {err}."
         if archive is None:
-            raise MissingDataError(
-                f"{spec.name.upper()} not found (looked in: " + ", ".join(str(d) for d in candidates) + "). "
-                f"Fetch {spec.url} (md5 {spec.md5}) and put it, or its extracted {spec.folder}/, in "
+            fix = (f"fetch {spec.url} (md5 {spec.md5}) into $PAPERLIB_DATA_DIR/{spec.name}/, or run "
+                   f"`python -c 'from paperlib.data.cifar import load_{spec.name}; load_{spec.name}(download=True)'` "
+                   "when online")
+            err = MissingDataError(
+                f"{spec.name.upper()} not found (looked in: " + ", ".join(str(d) for d in candidates) + ")."
+                f"{failure} Fetch {spec.url} (md5 {spec.md5}) and put it, or its extracted {spec.folder}/, in "
                 f"$PAPERLIB_DATA_DIR/{spec.name}/ (PAPERLIB_DATA_DIR is now {data_dir()}), or call "
                 f"load_{spec.name}(download=True) when online. No package registry ships CIFAR.")
+            return preflight.standin(err, f"{spec.name.upper()} ({spec.url})", fix, lambda: _standin(spec))
         with tarfile.open(archive) as tar:
             tar.extractall(cache, filter="data")
         found = cache
@@ -89,6 +98,13 @@ def _load(spec: CifarSpec, root, download: bool) -> dict:
             raise ValueError(f"unexpected {spec.name} {split} split in {folder}: {len(x)} images, {len(y)} labels, "
                              f"largest label {int(y.max())}")
     return out
+
+
+def _standin(spec: CifarSpec, n_train: int = 512, n_test: int = 256) -> dict:
+    """Random images of CIFAR's shape and type, for a preflight without the data (never a result)."""
+    g = torch.Generator().manual_seed(0)
+    return {split: (torch.rand(n, 3, 32, 32, generator=g), torch.randint(0, spec.n_classes, (n,), generator=g))
+            for split, n in (("train", n_train), ("test", n_test))}
 
 
 def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) -> dict:

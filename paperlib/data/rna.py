@@ -228,6 +228,22 @@ def infernal_file(name: str) -> Path:
     return path
 
 
+def cmemit_built(sto_file: str, n: int, seed: int) -> list[Alignment]:
+    """``n`` members sampled from a covariance model that ``cmbuild`` builds from each seed alignment
+    in an Infernal Stockholm file (for families the test suite ships as seeds only). ``cmbuild`` is
+    deterministic for a given alignment; no calibration (``cmemit`` does not need one)."""
+    exe = shutil.which("cmbuild")
+    if exe is None:
+        raise MissingDataError(f"cmbuild not found on PATH; {INFERNAL_HINT}")
+    path = infernal_file(sto_file)
+    with tempfile.TemporaryDirectory() as tmp:
+        cm = Path(tmp) / "built.cm"
+        subprocess.run([exe, "-F", str(cm), str(path)], check=True, capture_output=True, text=True)
+        out = subprocess.run([shutil.which("cmemit") or "cmemit", "-a", "-N", str(n), "--seed", str(seed), str(cm)],
+                             check=True, capture_output=True, text=True).stdout
+    return parse_stockholm(out, sto_file)
+
+
 def cmemit(cm_file: str, n: int, seed: int) -> list[Alignment]:
     """``n`` members sampled from each model in an Infernal covariance-model file, as alignments with
     the model's consensus structure (``cmemit -a``). Old v1.0 files are converted with ``cmconvert``."""

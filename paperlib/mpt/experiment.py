@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..training import run_in_workers
-from .cached import TopClassifier, TopPromptModel, bottom_features
+from .cached import FrozenBottom, TopClassifier, TopPromptModel, bottom_features
 from .method import (Classifier, TrainConfig, fill_classifier, macro_f1, predict_proba, pseudo_label, train)
 from .prompts import OwnBertBackend, PromptModel, fill
 from .tasks import TEMPLATES, VERBALIZERS
@@ -25,12 +25,12 @@ class CellConfig:
     prompt: TrainConfig = field(default_factory=lambda: TrainConfig(steps=60, batch_size=16))
     ft: TrainConfig = field(default_factory=lambda: TrainConfig(steps=60, batch_size=16))
     final: TrainConfig = field(default_factory=lambda: TrainConfig(steps=100, batch_size=32))
-    threshold: float = 0.6  # pseudo-label confidence rule
-    per_class: int = 100  # at most this many pseudo-labels per class
+    pseudo_per_k: int = 2  # pseudo-labels per class = this x K, the labeller's most confident (per-class top-k)
     pooling: str = "mean"  # own MLM's classifier: mean of the final states or "cls"
     n_top: int = 1  # own MLM: tune only the top n blocks over cached frozen features (0: tune the whole LM)
     tune_plm: bool = True  # full path: prompt models tune the LM with the template (False: the vectors only)
     templates: list[str] | None = None  # template names to use (None: all of the task's)
+    device: str = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CellConfig":
@@ -52,13 +52,27 @@ def sample_low_resource(labels: np.ndarray, n_classes: int, k: int, seed: int, p
     return lab.astype(int), pool.astype(int)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA GPU (use 'auto' or 'cpu')")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"device must be cpu, cuda[:N] or auto, got {name!r}")
+    return torch.device(name)
+
+
 class TaskInputs:
     """Every input a task's methods see, built once: the classifier's and each template's, for the train subset
     and the test examples; frozen lower-block features when ``n_top`` > 0 (own MLM only)."""
 
     def __init__(self, backend, task: str, train, test, cfg: CellConfig, log=None):
         self.backend, self.task, self.cfg = backend, task, cfg
+        self.device = resolve_device(cfg.device)
+        backend.model.to(self.device)
         self.cached = cfg.n_top > 0 and isinstance(backend, OwnBertBackend)
+        self.frozen = FrozenBottom(backend.model, cfg.n_top) if self.cached else None  # shared by the task's models
         self.templates = [t for t in TEMPLATES[task] if cfg.templates is None or t.name in cfg.templates]
         self.word_ids = [[backend.label_word_id(w) for w in ws] for ws in VERBALIZERS[task]]
         t0 = time.perf_counter()
@@ -78,14 +92,15 @@ class TaskInputs:
 
     def classifier(self, n_classes: int):
         if self.cached:
-            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling)
-        return Classifier(self.backend.copy(), n_classes, self.cfg.max_len)
+            return TopClassifier(self.backend, self.cfg.n_top, n_classes, self.cfg.pooling, self.frozen).to(self.device)
+        return Classifier(self.backend.copy(), n_classes, self.cfg.max_len).to(self.device)
 
     def prompt_model(self, template, seed: int):
         if self.cached:
-            return TopPromptModel(self.backend, self.cfg.n_top, template.n_soft, self.word_ids, seed)
+            return TopPromptModel(self.backend, self.cfg.n_top, template.n_soft, self.word_ids, seed,
+                                  self.frozen).to(self.device)
         b = self.backend.copy() if self.cfg.tune_plm else self.backend
-        return PromptModel(b, template, VERBALIZERS[self.task], self.cfg.max_len, self.cfg.tune_plm, seed)
+        return PromptModel(b, template, VERBALIZERS[self.task], self.cfg.max_len, self.cfg.tune_plm, seed).to(self.device)
 
 
 def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test: np.ndarray) -> dict:
@@ -129,7 +144,8 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
     ts = time.perf_counter()
     p_pool_ft = predict_proba(ft, pick("cls", pool_idx))
     out["timing"]["score_examples_per_s"] = len(pool_idx) / (time.perf_counter() - ts)
-    idx, lab = pseudo_label(p_pool_ft, cfg.threshold, cfg.per_class)
+    per_class = cfg.pseudo_per_k * k
+    idx, lab = pseudo_label(p_pool_ft, per_class)
     p_test["self_training"] = final_model("self_training", idx, lab)
 
     # MPT stage 1: one prompt model per template (manual, soft, mixed)
@@ -149,7 +165,7 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
     ens = np.mean(list(pool_probs.values()), 0)
     out["pseudo"]["prompts_pool_f1"] = macro_f1(y_pool, ens.argmax(1), C)
     out["pseudo"]["ft_pool_f1"] = macro_f1(y_pool, p_pool_ft.argmax(1), C)
-    idx, lab = pseudo_label(ens, cfg.threshold, cfg.per_class)
+    idx, lab = pseudo_label(ens, per_class)
     p_test["mpt"] = final_model("mpt", idx, lab)
 
     for name, p in p_test.items():

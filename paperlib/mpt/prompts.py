@@ -60,15 +60,16 @@ class Filled:
         return len(self.ids)
 
 
-def pad_filled(filled: list[Filled], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids (B, T) of filled inputs and their mask (True on real tokens; soft positions count)."""
+def pad_filled(filled: list[Filled], pad_id: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids (B, T) of filled inputs and their mask (True on real tokens; soft positions count), on
+    ``device``."""
     T = max(len(f.ids) for f in filled)
     ids = torch.full((len(filled), T), pad_id, dtype=torch.long)
     pad = torch.zeros((len(filled), T), dtype=torch.bool)
     for i, f in enumerate(filled):
         ids[i, : len(f.ids)] = torch.tensor(f.ids)
         pad[i, : len(f.ids)] = True
-    return ids, pad
+    return ids.to(device), pad.to(device)
 
 
 def fill(template: Template, text: str, term: str, backend, max_len: int) -> Filled:
@@ -129,7 +130,8 @@ class OwnBertBackend:
         return self.model.embed(ids)
 
     def forward(self, embeds, pad_mask, positions, token_ids=None):
-        h = self.model.encode(embeds, pad_mask)[torch.arange(len(positions)), positions]
+        rows = torch.arange(len(positions), device=embeds.device)
+        h = self.model.encode(embeds, pad_mask)[rows, positions.to(embeds.device)]
         return (None if token_ids is None else self.model.mlm_logits(h, token_ids)), h
 
     def copy(self) -> "OwnBertBackend":
@@ -166,7 +168,7 @@ class HFBackend:
         return self.model.get_input_embeddings()(ids)
 
     def forward(self, embeds, pad_mask, positions, token_ids=None):
-        rows = torch.arange(len(positions))
+        rows, positions = torch.arange(len(positions), device=embeds.device), positions.to(embeds.device)
         if self.kind == "causal":
             h = self.model.base_model(inputs_embeds=embeds, attention_mask=pad_mask.long()).last_hidden_state
             hp = h[rows, positions]
@@ -216,12 +218,13 @@ class PromptModel(nn.Module):
         return fill(self.template, text, term, self.backend, self.max_len)
 
     def forward(self, filled: list[Filled]) -> torch.Tensor:
-        ids, pad = pad_filled(filled, self.backend.pad_id)
+        dev = self.avg.device
+        ids, pad = pad_filled(filled, self.backend.pad_id, dev)
         emb = self.backend.embed(ids)
         if self.soft is not None:
-            rows = torch.tensor([i for i, f in enumerate(filled) for _ in f.soft_positions], dtype=torch.long)
-            cols = torch.tensor([p for f in filled for p in f.soft_positions], dtype=torch.long)
+            rows = torch.tensor([i for i, f in enumerate(filled) for _ in f.soft_positions], dtype=torch.long, device=dev)
+            cols = torch.tensor([p for f in filled for p in f.soft_positions], dtype=torch.long, device=dev)
             emb = emb.index_put((rows, cols), self.soft.repeat(len(filled), 1).to(emb.dtype))
-        slots = torch.tensor([f.slot for f in filled], dtype=torch.long)
+        slots = torch.tensor([f.slot for f in filled], dtype=torch.long, device=dev)
         logits, _ = self.backend.forward(emb, pad, slots, self.flat_ids)
         return logits @ self.avg.T

@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .sampling import sample_responses
+
 
 @dataclass
 class GPTConfig:
@@ -153,7 +155,10 @@ def response_log_probs(model: GPT, tokens, pad_mask, prompt_len: int):
 
     ``tokens`` (B, T) are left-padded prompts (``prompt_len`` columns) followed by responses;
     ``pad_mask`` marks real tokens. Response positions after the end are returned too (mask them).
+    A model with its own ``response_log_probs`` (``paperlib.nn.hf.HFCausalLM``) computes them itself.
     """
+    if not isinstance(model, GPT) and hasattr(model, "response_log_probs"):
+        return model.response_log_probs(tokens, pad_mask, prompt_len)
     logits = model(tokens[:, :-1], pad_mask[:, :-1])
     logp = torch.log_softmax(logits[:, prompt_len - 1:].float(), dim=-1)
     return logp.gather(-1, tokens[:, prompt_len:, None]).squeeze(-1)
@@ -167,38 +172,27 @@ def generate(model: GPT, prompts, prompt_mask, max_new_tokens: int, eos_id: int,
 
     Returns (tokens (B, P + L), pad_mask (B, P + L)): the prompts, then the responses, each
     response ending with ``eos_id`` (kept, as the official rollouts keep EOS) and ``pad_id`` after;
-    L <= ``max_new_tokens``. ``pad_id`` and ``banned_ids`` are never sampled.
+    L <= ``max_new_tokens``. ``pad_id`` and ``banned_ids`` are never sampled. A model with its own
+    ``generate`` (``paperlib.nn.hf.HFCausalLM``, with the model's KV cache) samples itself.
     """
-    banned = torch.tensor(sorted({pad_id, *banned_ids}), device=prompts.device)
+    if not isinstance(model, GPT) and hasattr(model, "generate"):
+        return model.generate(prompts, prompt_mask, max_new_tokens, eos_id, pad_id=pad_id, temperature=temperature,
+                              generator=generator, greedy=greedy, banned_ids=banned_ids)
     was_training = model.training
     model.eval()
-    B = prompts.shape[0]
     max_new_tokens = min(max_new_tokens, model.cfg.block_size - int(prompt_mask.sum(1).max()))
     logits, cache = model(prompts, prompt_mask, cache=[])
-    mask = prompt_mask
-    next_pos = prompt_mask.long().sum(1, keepdim=True)
-    done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
-    out = []
-    for _ in range(max_new_tokens):
-        last = logits[:, -1].float()
-        last[:, banned] = float("-inf")
-        if greedy:
-            tok = last.argmax(-1)
-        else:
-            probs = torch.softmax(last / temperature, dim=-1)
-            tok = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        tok = torch.where(done, torch.full_like(tok, pad_id), tok)
-        out.append(tok)
-        done = done | (tok == eos_id)
-        if bool(done.all()):
-            break
-        mask = torch.cat([mask, ~done[:, None] | (tok == eos_id)[:, None]], dim=1)
-        logits, cache = model(tok[:, None], mask, cache=cache, positions=next_pos)
-        next_pos = next_pos + 1
-    model.train(was_training)
-    resp = torch.stack(out, dim=1)
-    resp_mask = resp != pad_id
-    return torch.cat([prompts, resp], dim=1), torch.cat([prompt_mask, resp_mask], dim=1)
+    state = {"cache": cache}
+
+    def step(tok, mask, positions):
+        logits, state["cache"] = model(tok[:, None], mask, cache=state["cache"], positions=positions)
+        return logits
+
+    try:
+        return sample_responses(logits, step, prompts, prompt_mask, max_new_tokens, eos_id, pad_id, temperature,
+                                generator, greedy, banned_ids)
+    finally:
+        model.train(was_training)
 
 
 def save_checkpoint(path, model: GPT, info: dict) -> None:

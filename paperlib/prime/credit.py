@@ -20,13 +20,14 @@ from ..nn.gpt import GPT, response_log_probs
 from ..data import arithmetic
 
 
-def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int, p_slip: float,
-                    width: int = 0, min_digits: int = 1):
-    """``n`` generated solutions with at least one forgotten carry (first wrong step known)."""
+def wrong_solutions(n: int, seed: int, min_terms: int, max_terms: int, max_digits: int, p_slip: float = 0.0,
+                    width: int = 0, min_digits: int = 1, p_error: float = 0.0):
+    """``n`` generated solutions with at least one error (first wrong step known): forgotten carries
+    (``p_slip``) or errors of several kinds (``p_error``, as in the SFT data)."""
     out, s = [], seed
     while len(out) < n:
         out += [p for p in arithmetic.sample_problems(4 * n, s, min_terms, max_terms, max_digits, p_slip, width,
-                                                    min_digits=min_digits)
+                                                    min_digits=min_digits, p_error=p_error)
                 if p.first_error is not None]
         s += 1
     return out[:n]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 from ..cache import artifact_key
@@ -19,9 +20,11 @@ class SFTConfig:
     chunk_examples: int = 50000  # fresh worked solutions per training round (one pass each)
     max_examples: int = 300000  # stop after this many even if the loss has not reached its floor
     loss_tolerance: float = 0.01  # converged when the loss is within this of the data's entropy floor
-    p_slip: float = 0.5  # probability that a carry into the hundreds is forgotten in the SFT data
-    min_terms: int = 3
-    max_terms: int = 7  # up to 6 worked steps
+    p_slip: float = 0.0  # probability that a carry into the hundreds is forgotten (the earlier single-slip task)
+    p_error: float = 0.15  # probability that a step is written with one error (arithmetic.ERROR_KINDS)
+    error_kinds: tuple = arithmetic.ERROR_KINDS
+    min_terms: int = 3  # SFT data: chains of 2-7 steps (short chains teach the addition quickly)
+    max_terms: int = 8
     min_digits: int = 2
     max_digits: int = 2
     width: int = 3  # zero-filled numbers: digits to add sit at fixed distances (learns ~4x faster)
@@ -67,9 +70,19 @@ def encode_solutions(problems, block_size: int):
     return tokens, loss_mask
 
 
-def entropy_floor(problems, p_slip: float) -> float:
-    """The lowest achievable SFT loss (nats per response token) on these data: each carry into
-    the slip column is a coin flip with probability ``p_slip``; every other token is determined."""
+def entropy_floor(problems, p_slip: float, p_error: float = 0.0, error_kinds=arithmetic.ERROR_KINDS) -> float:
+    """The lowest achievable SFT loss (nats per response token) on these data. With ``p_error``: the
+    entropy of each step's written form (``arithmetic.step_distribution``, which by the chain rule
+    is the sum of its tokens' conditional entropies) over the response tokens. Otherwise each carry
+    into the slip column is a coin flip with probability ``p_slip``; every other token is determined."""
+    if p_error > 0:
+        width = problems[0].width if problems else 0
+        h = 0.0
+        for prob in problems:
+            for (l, t, s), term in zip(prob.steps, prob.terms[1:]):
+                ps = np.array([w for _, w in arithmetic.step_distribution(l, term, p_error, error_kinds, width)])
+                h -= float((ps * np.log(ps)).sum())
+        return h / sum(len(prob.solution) + 1 for prob in problems)
     h = 0.0 if p_slip in (0.0, 1.0) else -(p_slip * math.log(p_slip) + (1 - p_slip) * math.log(1 - p_slip))
     decisions = sum(1 for prob in problems for l, t, _ in prob.steps if 1 in arithmetic.carries(l, t))
     tokens = sum(len(prob.solution) + 1 for prob in problems)
@@ -100,8 +113,9 @@ def train_sft(cfg: SFTConfig, trainer_cfg: dict | None = None, use_cache: bool =
     while used < cfg.max_examples:
         n = min(cfg.chunk_examples, cfg.max_examples - used)
         problems = arithmetic.sample_problems(n, cfg.seed + rounds, cfg.min_terms, cfg.max_terms, cfg.max_digits,
-                                        cfg.p_slip, cfg.width, min_digits=cfg.min_digits)
-        floor = entropy_floor(problems, cfg.p_slip)
+                                        cfg.p_slip, cfg.width, min_digits=cfg.min_digits, p_error=cfg.p_error,
+                                        error_kinds=cfg.error_kinds)
+        floor = entropy_floor(problems, cfg.p_slip, cfg.p_error, cfg.error_kinds)
         tokens, loss_mask = encode_solutions(problems, cfg.block_size)
         make_trainer(trainer_cfg, max_epochs=1).fit(
             module, datamodule=TensorDataModule((tokens, loss_mask), batch_size=cfg.batch_size, seed=cfg.seed + rounds))

@@ -32,6 +32,15 @@ difference when ``minus`` is given) in the paper's direction, with the practical
   90% interval lies inside ``[value - delta, value + delta]``; contradicted when the 95% interval
   lies wholly outside it; else inconclusive.
 
+A claim with ``correction: holm`` (several comparisons that each could pass by chance, e.g. every
+variant against every baseline) judges its ``greater`` / ``less`` / ``noninferior`` conditions by
+Holm's step-down procedure instead of one interval each: the one-sided p-values of "reproduced"
+(the mean lies past the bound) are sorted and the k-th smallest (k = 0, 1, ...) is tested at
+(ALPHA / 2) / (m - k) until one fails; the p-values of "contradicted" (the mean lies short of the
+bound plus or minus the margin) form a second family treated the same way. Each condition records
+its p-values and adjusted levels under ``holm``; its ``ci95`` stays the unadjusted interval, and its
+MDE is computed at the Bonferroni level (ALPHA / 2) / m, which Holm's first step uses.
+
 A claim is reproduced when all its conditions are, contradicted when any is, else inconclusive;
 ``not_assessed`` when a control is not reproduced ("the set-up cannot show this effect"), and when
 no condition is contradicted but one has too few finite seed values (fewer than ``MIN_SEEDS``). An inconclusive or
@@ -62,7 +71,9 @@ TESTS = {
     "equivalent": "|X - {v}| <= {d}",
 }
 CONDITION_KEYS = {"measurement", "minus", "test", "value", "margin", "reason", "paper_effect"}
-ENTRY_KEYS = {"id", "statement", "where", "paper_value", "conditions", "controls", "note"}
+ENTRY_KEYS = {"id", "statement", "where", "paper_value", "conditions", "controls", "note", "correction"}
+CORRECTIONS = ("holm",)
+HOLM_TESTS = ("greater", "less", "noninferior")
 
 
 class ClaimsError(ValueError):
@@ -103,7 +114,7 @@ def power_one_sided(effect: float, sd: float, n: int, alpha: float = ALPHA / 2) 
     return float(stats.nct.sf(crit, df, effect * math.sqrt(n) / sd))
 
 
-def mde(test: str, sd: float, n: int, power: float = POWER) -> float | None:
+def mde(test: str, sd: float, n: int, power: float = POWER, alpha: float = ALPHA / 2) -> float | None:
     """The minimum detectable effect of ``test`` with ``n`` seeds of standard deviation ``sd``.
 
     ``greater`` / ``less`` / ``noninferior``: how far past its bound (``value``, or ``value - delta``)
@@ -119,25 +130,26 @@ def mde(test: str, sd: float, n: int, power: float = POWER) -> float | None:
     if test == "equivalent":
         return float((stats.t.ppf(1 - ALPHA, df) + stats.t.ppf(1 - (1 - power) / 2, df)) * sd / math.sqrt(n))
     hi = 1.0
-    while power_one_sided(hi * sd, sd, n) < power:
+    while power_one_sided(hi * sd, sd, n, alpha) < power:
         hi *= 2
-    return float(optimize.brentq(lambda k: power_one_sided(k * sd, sd, n) - power, 0.0, hi, xtol=1e-10) * sd)
+    return float(optimize.brentq(lambda k: power_one_sided(k * sd, sd, n, alpha) - power, 0.0, hi, xtol=1e-10) * sd)
 
 
-def seeds_needed(test: str, sd: float, target: float | None, power: float = POWER) -> int | None:
+def seeds_needed(test: str, sd: float, target: float | None, power: float = POWER,
+                 alpha: float = ALPHA / 2) -> int | None:
     """The fewest seeds (at least ``MIN_SEEDS``) whose MDE is at most ``target``, at standard deviation ``sd``."""
     if target is None or target <= 0 or sd is None or not math.isfinite(sd):
         return None
     if sd == 0:
         return MIN_SEEDS
     lo, hi = MIN_SEEDS, MIN_SEEDS
-    while mde(test, sd, hi, power) > target:
+    while mde(test, sd, hi, power, alpha) > target:
         if hi >= MAX_SEEDS:
             return None
         lo, hi = hi, min(2 * hi, MAX_SEEDS)
     while lo < hi:  # MDE falls with n: the first n that reaches the target
         mid = (lo + hi) // 2
-        if mde(test, sd, mid, power) <= target:
+        if mde(test, sd, mid, power, alpha) <= target:
             hi = mid
         else:
             lo = mid + 1
@@ -188,6 +200,13 @@ def _check_spec(entries: list[dict], kind: str) -> None:
         seen.add(e["id"])
         if not e["conditions"]:
             raise ClaimsError(f"{where}: needs at least one condition")
+        if e.get("correction") is not None:
+            if e["correction"] not in CORRECTIONS:
+                raise ClaimsError(f"{where}: unknown correction {e['correction']!r}; valid: {', '.join(CORRECTIONS)}")
+            odd = [c.get("measurement") for c in e["conditions"] if c.get("test") not in HOLM_TESTS]
+            if odd:
+                raise ClaimsError(f"{where}: a Holm-corrected claim takes {', '.join(HOLM_TESTS)} conditions only; "
+                                  f"not {odd}")
         for c in list(e["conditions"]) + list(e.get("controls") or []):
             bad = set(c) - CONDITION_KEYS
             if bad:
@@ -255,7 +274,8 @@ def describe(cond: dict) -> str:
     return f"{_label(cond)}: " + TESTS[cond["test"]].format(v=_g(cond.get("value", 0.0)), d=_g(cond.get("margin", 0.0)))
 
 
-def evaluate_condition(cond: dict, measurements: Mapping[str, Sequence[float]]) -> dict:
+def evaluate_condition(cond: dict, measurements: Mapping[str, Sequence[float]], alpha: float = ALPHA / 2) -> dict:
+    """One condition's interval, verdict and MDE; ``alpha`` is the one-sided level of its MDE."""
     test, v, d = cond["test"], float(cond.get("value", 0.0)), float(cond.get("margin", 0.0))
     criterion = describe(cond)
     missing = [k for k in (cond["measurement"], cond.get("minus")) if k and k not in measurements]
@@ -278,8 +298,8 @@ def evaluate_condition(cond: dict, measurements: Mapping[str, Sequence[float]]) 
     if out["verdict"] != "reproduced":
         effect = cond.get("paper_effect")
         target = abs(float(effect)) if effect is not None else (d if d > 0 else None)
-        out["mde"] = _num(mde(test, s, len(values)))
-        out["seeds_needed"] = seeds_needed(test, s, target)
+        out["mde"] = _num(mde(test, s, len(values), alpha=alpha))
+        out["seeds_needed"] = seeds_needed(test, s, target, alpha=alpha)
         if out["verdict"] == "inconclusive":
             what = "the paper's effect" if effect is not None else "the margin"
             out["note"] = (f"{len(values)} seeds detect {out['mde']:.3g} with 80% power; "
@@ -289,8 +309,79 @@ def evaluate_condition(cond: dict, measurements: Mapping[str, Sequence[float]]) 
     return out
 
 
+def one_sided_p(test: str, value: float, margin: float, values: Sequence[float]) -> tuple[float, float]:
+    """(p of "reproduced", p of "contradicted") of a ``greater`` / ``less`` / ``noninferior``
+    condition: one-sided t-tests of the mean against the bound each verdict needs."""
+    x = np.asarray(values, float)
+    n, m = len(x), float(x.mean())
+    se = float(x.std(ddof=1)) / math.sqrt(n)
+    bound_rep = {"greater": value, "less": value, "noninferior": value - margin}[test]
+    bound_con = {"greater": value + margin, "less": value - margin, "noninferior": value - margin}[test]
+    sign = -1.0 if test == "less" else 1.0  # "less": reproduced below the bound
+
+    def p_above(bound):  # P(mean > bound is not shown): H0 mean <= bound
+        if se == 0:
+            return 0.0 if m > bound else 1.0
+        return float(stats.t.sf((m - bound) / se, n - 1))
+
+    def p_below(bound):
+        if se == 0:
+            return 0.0 if m < bound else 1.0
+        return float(stats.t.cdf((m - bound) / se, n - 1))
+
+    if sign > 0:
+        return p_above(bound_rep), p_below(bound_con)
+    return p_below(bound_rep), p_above(bound_con)
+
+
+def holm_reject(pvalues: Sequence[float], alpha: float = ALPHA / 2) -> tuple[list[bool], list[float]]:
+    """Holm's step-down procedure: which hypotheses are rejected, and the level each was tested at
+    (the k-th smallest p-value at alpha / (m - k); once one fails, all larger ones fail)."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    reject, level, going = [False] * m, [alpha / m] * m, True
+    for k, i in enumerate(order):
+        level[i] = alpha / (m - k)
+        going = going and pvalues[i] <= level[i]
+        reject[i] = going
+    return reject, level
+
+
+def _holm(specs: list[dict], conds: list[dict]) -> None:
+    """Re-judge evaluated conditions (in place) by Holm's procedure over the claim's conditions."""
+    m = len(conds)
+    ok = [(spec, c) for spec, c in zip(specs, conds)
+          if c["n"] >= MIN_SEEDS and all(math.isfinite(v) for v in c["values"])]
+    if not ok:
+        return
+    ps = [one_sided_p(c["test"], c["value"], c["margin"], c["values"]) for _, c in ok]
+    rep, rep_level = holm_reject([p[0] for p in ps])
+    con, con_level = holm_reject([p[1] for p in ps])
+    alpha = ALPHA / 2 / m
+    for (spec, c), p, r, rl, k, kl in zip(ok, ps, rep, rep_level, con, con_level):
+        c["holm"] = {"m": m, "p_reproduced": p[0], "level_reproduced": rl,
+                     "p_contradicted": p[1], "level_contradicted": kl}
+        c["verdict"] = "reproduced" if r else "contradicted" if k else "inconclusive"
+        c["mde"] = c["seeds_needed"] = None
+        c["note"] = f"Holm over {m} conditions"
+        if c["verdict"] == "reproduced":
+            continue
+        effect = spec.get("paper_effect")
+        target = abs(float(effect)) if effect is not None else (c["margin"] if c["margin"] > 0 else None)
+        c["mde"] = _num(mde(c["test"], c["std"], c["n"], alpha=alpha))
+        c["seeds_needed"] = seeds_needed(c["test"], c["std"], target, alpha=alpha)
+        if c["verdict"] == "inconclusive" and c["mde"] is not None:
+            c["note"] += (f"; {c['n']} seeds detect {c['mde']:.3g} with 80% power at the level {alpha:.2g}; "
+                          + (f"{c['seeds_needed']} seeds would detect {target:g}" if c["seeds_needed"]
+                             else "no seed count reaches it" if target else ""))
+
+
 def _combine(entry: dict, measurements: Mapping[str, Sequence[float]]) -> dict:
-    conds = [evaluate_condition(c, measurements) for c in entry["conditions"]]
+    holm = entry.get("correction") == "holm"
+    alpha = ALPHA / 2 / len(entry["conditions"]) if holm else ALPHA / 2
+    conds = [evaluate_condition(c, measurements, alpha) for c in entry["conditions"]]
+    if holm:
+        _holm(list(entry["conditions"]), conds)
     controls = [evaluate_condition(c, measurements) for c in entry.get("controls") or []]
     note = ""
     verdicts = [c["verdict"] for c in conds]
@@ -311,6 +402,7 @@ def _combine(entry: dict, measurements: Mapping[str, Sequence[float]]) -> dict:
     first = conds[0]
     return {"id": entry["id"], "statement": entry["statement"], "where": entry.get("where", ""),
             "paper_value": entry.get("paper_value", ""), "verdict": verdict, "note": note,
+            **({"correction": entry["correction"]} if entry.get("correction") else {}),
             "measured": first["mean"], "ci95": first["ci95"],
             "criterion": "; and ".join(c["criterion"] for c in conds),
             "conditions": conds, "controls": controls}

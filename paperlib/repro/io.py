@@ -117,15 +117,24 @@ def uncommitted_inputs(root: Path) -> list[str] | None:
     return [p for p in paths if not any(fnmatch.fnmatch(p, pat) for pat in NOT_INPUTS)]
 
 
+def head_commit(root: Path) -> str | None:
+    """The checked-out commit, or None outside a git checkout."""
+    return _git(root, "rev-parse", "HEAD")
+
+
 def manifest(root: Path, started: dt.datetime, wall_s: float, hardware: dict | None = None,
-             changes: list[str] | None | bool = False) -> dict:
+             changes: list[str] | None | bool = False, git_sha: str | None | bool = False) -> dict:
     """Where and with what a run happened: git state, versions, hardware, time.
 
     ``changes``: the run's :func:`uncommitted_inputs` as seen when it started (looked up now if not
-    given); ``dirty`` is whether there were any, ``dirty_files`` lists them.
+    given); ``dirty`` is whether there were any, ``dirty_files`` lists them. ``git_sha``: the commit
+    checked out when the run started (looked up now if not given): a commit made while a long run
+    was going must not be named as the code that produced it.
     """
     if changes is False:
         changes = uncommitted_inputs(root)
+    if git_sha is False:
+        git_sha = head_commit(root)
     packages = {}
     for name in MANIFEST_PACKAGES:
         try:
@@ -134,7 +143,7 @@ def manifest(root: Path, started: dt.datetime, wall_s: float, hardware: dict | N
             packages[name] = None
     hw = {"cpu_count": os.cpu_count(), "gpu": None, "machine": platform.machine()}
     hw.update(hardware or {})
-    out = {"git_sha": _git(root, "rev-parse", "HEAD"), "dirty": bool(changes) if changes is not None else None,
+    out = {"git_sha": git_sha, "dirty": bool(changes) if changes is not None else None,
            "started": started.isoformat(timespec="seconds"), "wall_s": round(wall_s, 1),
            "python": platform.python_version(), "packages": packages, "hardware": hw}
     if changes:

@@ -56,6 +56,7 @@ class Run:
         self.claims: list[dict] = []
         self.checks: list[dict] = []
         self.hardware: dict[str, Any] = {}
+        self._seed_cache = None
         self.artifact_log = self.dir / ARTIFACT_LOG
         self.artifact_log.unlink(missing_ok=True)  # a fresh run (an interactive rerun of the first cell too)
         os.environ[ARTIFACT_LOG_ENV] = str(self.artifact_log)
@@ -68,6 +69,16 @@ class Run:
         values = [float(v) for v in per_seed]
         self.measurements[name] = values
         return values
+
+    def per_seed(self, unit: str, seeds: Sequence[int], compute, log=print) -> list[dict]:
+        """Rows of a seed-indexed study, each seed's rows cached apart (:mod:`paperlib.repro.seeds`):
+        ``compute(todo_seeds)`` returns rows with a ``"seed"`` key and is called only for seeds that
+        are not cached (or for all of them, unless the run resumes or is a ``--split seeds`` job)."""
+        from .registry import get_paper
+        from .seeds import SeedCache
+        if self._seed_cache is None:
+            self._seed_cache = SeedCache(self.paper, self.params, get_paper(self.paper).notebook)
+        return self._seed_cache.run(unit, seeds, compute, log)
 
     def figure(self, fig, name: str, rows: Sequence[Mapping[str, Any]] | None = None) -> Path:
         """Save ``fig`` as ``name``.png and .pdf, and the numbers it plots as ``name``.csv."""

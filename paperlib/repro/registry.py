@@ -118,7 +118,7 @@ class Paper:
     @cached_property
     def _profiles_file(self) -> dict:
         data = yaml.safe_load((self.folder / "profiles.yaml").read_text()) or {}
-        unknown = set(data) - set(PROFILES) - {"descriptions"}
+        unknown = set(data) - set(PROFILES) - {"descriptions", "resources", "preflight"}
         if unknown:
             raise ReproError(f"{self.folder/'profiles.yaml'}: unknown profile(s) {sorted(unknown)}")
         return data
@@ -130,6 +130,20 @@ class Paper:
     @property
     def profile_descriptions(self) -> dict[str, str]:
         return self._profiles_file.get("descriptions", {})
+
+    def resources(self, profile: str) -> dict:
+        """What one run of ``profile`` needs (profiles.yaml ``resources``): gpus, cpus, mem_gb, hours."""
+        res = (self._profiles_file.get("resources") or {}).get(profile) or {}
+        unknown = set(res) - {"gpus", "cpus", "mem_gb", "hours"}
+        if unknown:
+            raise ReproError(f"{self.folder/'profiles.yaml'}: resources.{profile} has unknown keys {sorted(unknown)}; "
+                             "valid: gpus, cpus, mem_gb, hours")
+        return res
+
+    def preflight(self, profile: str) -> dict | None:
+        """The overrides that shrink ``profile`` to its smallest slice for ``paperlib check`` (profiles.yaml
+        ``preflight``), or None when the paper declares none for it."""
+        return (self._profiles_file.get("preflight") or {}).get(profile)
 
     @cached_property
     def claims(self) -> list[dict]:

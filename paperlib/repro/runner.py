@@ -34,8 +34,9 @@ from jupyter_client.manager import KernelManager
 from traitlets import default
 
 from .claims import claims_table, summary
-from .io import atomic_write_json, manifest, replace_dir, uncommitted_inputs
+from .io import atomic_write_json, head_commit, manifest, replace_dir, uncommitted_inputs
 from .record import RECORD_FILE, RUN_DIR_ENV
+from .seeds import SEED_CACHE_ENV, SEED_CACHE_READ_ENV
 from .registry import Paper, ReproError, repo_root
 
 KERNEL = "python3"
@@ -54,6 +55,18 @@ class IPCKernelManager(KernelManager):
     @default("transport")
     def _default_transport(self):
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self):
+        # IPC sockets are files named <ip>-<n>: a folder of its own per kernel, so that kernels started at
+        # the same time (seed jobs of `--split seeds`, two runs in one checkout) never pick the same names
+        return os.path.join(tempfile.mkdtemp(prefix="paperlib-kernel-"), "kernel")
+
+    def cleanup_ipc_files(self) -> None:
+        super().cleanup_ipc_files()
+        folder = os.path.dirname(self.ip)
+        if os.path.basename(folder).startswith("paperlib-kernel-"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -152,6 +165,7 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     changes = uncommitted_inputs(repo_root())  # as the run starts: what the manifest reports
+    commit = head_commit(repo_root())
     staging = Path(tempfile.mkdtemp(prefix=f"paperlib-{paper.slug}-{profile}-"))
     nb = jupytext.read(paper.notebook)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -183,7 +197,7 @@ def run_paper(paper: Paper, profile: str, params: dict[str, Any], out: Path | No
     record = json.loads(record_path.read_text())
     results = {"paper": paper.slug, "profile": profile, "status": "ok",
                "manifest": manifest(repo_root(), started, time.perf_counter() - t0, record.get("hardware"),
-                                    changes),
+                                    changes, commit),
                "params": record.get("params", params), "metrics": record.get("metrics", {}),
                "measurements": record.get("measurements", {}), "claims": record.get("claims", []),
                "checks": record.get("checks", []),
@@ -253,12 +267,12 @@ def check_writable(folder: Path) -> None:
             Path(probe).unlink(missing_ok=True)
 
 
-def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
-              out: Path | None, stream: bool = True, allow_dirty: bool = False) -> int:
-    """Validate every paper's parameters first, then run each; print where results went. Exit code.
-
-    ``overrides``: one dict for every paper, or ``{slug: {...}}`` per paper (``-p PAPER.KEY=VALUE``).
-    """
+def prepare(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
+            out: Path | None, allow_dirty: bool = False) -> list[tuple[Paper, dict]]:
+    """Every check a run makes before it starts, for all papers at once: each paper's parameters
+    resolved (``overrides``: one dict for every paper, or ``{slug: {...}}`` per paper, from
+    ``-p PAPER.KEY=VALUE``), a clean tree for results that go into the repository, a warning for a
+    notebook edited since its commit, writable destinations. Returns (paper, parameters) plans."""
     slugs = {p.slug for p in papers}
     per_paper = bool(overrides) and all(k in slugs and isinstance(v, dict) for k, v in overrides.items())
     plans = [(p, p.resolve(profile, overrides.get(p.slug, {}) if per_paper else overrides))
@@ -274,6 +288,24 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dic
     for paper, _ in plans:
         dest = Destination.for_run(paper.slug, profile, out)
         check_writable(dest.results.parent)
+    return plans
+
+
+def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
+              out: Path | None, stream: bool = True, allow_dirty: bool = False, resume: bool = False,
+              seed_cache: Path | None = None) -> int:
+    """Check everything first (:func:`prepare`), then run each paper here; print where results went.
+    Exit code. ``resume``: read the per-seed results an earlier (interrupted) run left
+    (:mod:`paperlib.repro.seeds`). Jobs on a cluster: :func:`paperlib.repro.cluster.submit`."""
+    plans = prepare(papers, profile, overrides, out, allow_dirty)
+    env = {SEED_CACHE_READ_ENV: "1" if resume else "0"}
+    if seed_cache is not None:
+        env[SEED_CACHE_ENV] = str(seed_cache)
+    with _environment(env):
+        return _run_all(plans, profile, out, stream)
+
+
+def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, stream: bool) -> int:
     done, failed = [], []
     for paper, params in plans:
         print(f"== {paper.slug}: {paper.title} [{profile}]", file=sys.stderr, flush=True)
@@ -286,8 +318,16 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dic
         except RunFailed as err:
             failed.append(paper.slug)
             print(f"== FAILED {err}", file=sys.stderr, flush=True)
+    return finish(done, failed, len(plans), profile, out, show_table=not stream)
+
+
+def finish(done: list[dict], failed: list[str], n_papers: int, profile: str, out: Path | None,
+           show_table: bool = True) -> int:
+    """The end of a run of several papers, local or through a cluster: the claims table (unless each
+    notebook already showed its own), where every result went, the claims report when the run wrote
+    into the repository, and which papers failed. Returns the exit code (1 if any failed)."""
     if done:
-        if not stream:  # streamed runs already showed each notebook's own claims table
+        if show_table:
             print(claims_table(done))
         print("\nResults:", file=sys.stderr)
         for res in done:
@@ -303,9 +343,8 @@ def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dic
             from .report import write_report
             print(f"updated {write_report()}", file=sys.stderr)
     if failed:
-        print(f"\n{len(failed)} of {len(plans)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"\n{len(failed)} of {n_papers} paper(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
-
-__all__ = ["reproduce", "run_paper", "check_clean_tree", "RunFailed", "ReproError", "Destination"]
+__all__ = ["prepare", "reproduce", "run_paper", "finish", "check_clean_tree", "RunFailed", "ReproError", "Destination"]

@@ -37,6 +37,12 @@ HELD_OUT_FAMILIES = ("Vault", "snR75", "SRP", "mascRNA-menRNA", "Hammerhead_1", 
 #: RNAcentral types that are held-out families, kept out of pretraining
 HELD_OUT_TYPES = ("SRP_RNA", "vault_RNA", "hammerhead_ribozyme")
 RNACENTRAL = "format_rnacentral_active.100.sample-Max50.fasta"
+#: corpus version 2 adds every other family Infernal's test suite holds (pretraining families): seed
+#: alignments without a model get one built by ``cmbuild`` (no calibration: ``cmemit`` needs none)
+V2_SEED_MODELS = {"3.4.12.rf.stk": {"U1": "U1", "U2": "U2", "U3": "U3"}, "PK-HAV.sto": {"PK-HAV": "PK-HAV"}}
+V2_CM_FAMILIES = {"tRNA1415G.c.cm": "tRNA", "bug-i43.cm": "LSU_rRNA"}
+#: a manifest written before ``version`` existed was made from version 1
+LEGACY_CORPUS_DEFAULTS = {"version": 1}
 
 
 @dataclass
@@ -46,9 +52,13 @@ class CorpusConfig:
     emit_held_out: int = 200  # cmemit samples per held-out-family model (probe data)
     val_fraction: float = 0.03  # in-distribution validation split of the pretraining families
     seed: int = 0
+    version: int = 2  # 1: the families of the committed cpu checkpoint; 2: + U1, U2, U3, PK-HAV, LSU rRNA
 
     def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        """Cache key: the configuration and the code version of the corpus builder (paperlib.cache)."""
+        from paperlib.cache import artifact_key
+
+        return artifact_key("rnafm/corpus", asdict(self), __name__, length=12)
 
 
 @dataclass
@@ -110,6 +120,10 @@ def build_corpus(cfg: CorpusConfig = CorpusConfig()) -> Corpus:
             n = cfg.emit_long
         for aln in rna.cmemit(fname, n, seed=cfg.seed * 1000 + k + 1):
             raw += [Entry(s, fam, "cmemit", pairs=p) for _, s, p in aln.members()]
+    if cfg.version >= 2:  # appended after version 1's sources, so their splits (and draws) stay as they were
+        raw += _version2_entries(cfg)
+    elif cfg.version != 1:
+        raise ValueError(f"unknown corpus version {cfg.version}; valid: 1, 2")
     seen: set[str] = set()
     entries = []
     for e in raw:
@@ -125,6 +139,23 @@ def build_corpus(cfg: CorpusConfig = CorpusConfig()) -> Corpus:
     return Corpus(entries, cfg)
 
 
+def _version2_entries(cfg: CorpusConfig) -> list[Entry]:
+    out: list[Entry] = []
+    for k, (fname, names) in enumerate(V2_SEED_MODELS.items()):
+        alns = rna.read_stockholm(rna.infernal_file(fname))
+        for aln in alns:
+            fam = names.get(aln.id, aln.id)
+            out += [Entry(s, fam, "seed", pairs=p) for _, s, p in aln.members()]
+        for aln in rna.cmemit_built(fname, cfg.emit_per_model, seed=cfg.seed * 1000 + 101 + k):
+            fam = names.get(aln.id, aln.id)
+            out += [Entry(s, fam, "cmemit", pairs=p) for _, s, p in aln.members()]
+    for k, (fname, fam) in enumerate(V2_CM_FAMILIES.items()):
+        n = cfg.emit_long if fname == "bug-i43.cm" else cfg.emit_per_model
+        for aln in rna.cmemit(fname, n, seed=cfg.seed * 1000 + 201 + k):
+            out += [Entry(s, fam, "cmemit", pairs=p) for _, s, p in aln.members()]
+    return out
+
+
 def corpus_to_json(corpus: Corpus) -> str:
     return json.dumps({"config": asdict(corpus.config), "entries": [asdict(e) for e in corpus.entries]})
 
@@ -132,7 +163,7 @@ def corpus_to_json(corpus: Corpus) -> str:
 def corpus_from_json(text: str) -> Corpus:
     d = json.loads(text)
     return Corpus([Entry(**{**e, "pairs": [tuple(p) for p in e["pairs"]] if e["pairs"] is not None else None})
-                   for e in d["entries"]], CorpusConfig(**d["config"]))
+                   for e in d["entries"]], CorpusConfig(**{**LEGACY_CORPUS_DEFAULTS, **d["config"]}))
 
 
 def load_corpus(cfg: CorpusConfig = CorpusConfig()) -> Corpus:
@@ -142,7 +173,7 @@ def load_corpus(cfg: CorpusConfig = CorpusConfig()) -> Corpus:
 
     from paperlib.data import cache_dir
 
-    path = cache_dir("rnafm", "corpus") / f"corpus-{cfg.key()}.json"
+    path = cache_dir("rnafm", "corpus") / f"corpus-v{cfg.version}-{cfg.key()}.json"
     if path.is_file():
         return corpus_from_json(path.read_text())
     corpus = build_corpus(cfg)

@@ -45,7 +45,8 @@ def vienna_pairs(seqs: list[str]) -> list[list[tuple[int, int]]]:
         import RNA
     except ImportError as err:
         raise ImportError("ViennaRNA is needed for structure labels: pip install ViennaRNA==2.8.0") from err
-    path = cache_dir("rnafm", "vienna") / "mfe-2.8.json"
+    # one file per ViennaRNA version (its energy parameters decide the folds); the key is the sequence itself
+    path = cache_dir("rnafm", "vienna") / f"mfe-{RNA.__version__}.json"
     cache = json.loads(path.read_text()) if path.is_file() else {}
     new = False
     out = []
@@ -86,10 +87,18 @@ def pooled_features(kind: str, seqs: list[str], model: RNAFM | None = None) -> n
 def structure_probe_job(train_x, train_pairs, val_x, val_pairs, test_x, test_pairs, steps: int, seed: int,
                         reduction: int, channels: int, blocks: int, batch_size: int = 2, lr: float = 5e-3) -> dict:
     """One pairwise-head run (train, pick the threshold on validation, score the test set); a
-    top-level function so that ``paperlib.training.run_in_workers`` can run several at once."""
+    top-level function so that ``paperlib.training.run_in_workers`` can run several at once.
+
+    ``test_x`` / ``test_pairs`` may be dicts {test-set name: features / pairs}: one head scored on several
+    test sets, returned as {name: metrics, "threshold": t}."""
     head, thr = probes.train_pairwise_head(train_x, train_pairs, val_x, val_pairs, steps=steps, seed=seed, lr=lr,
                                            reduction=reduction, channels=channels, blocks=blocks,
                                            batch_size=batch_size)
-    probs = probes.predict_pair_probs(head, test_x)
-    return {**probes.mean_pair_metrics([probes.pairs_from_probs(p, thr) for p in probs], test_pairs),
-            "threshold": thr}
+
+    def score(x, pairs):
+        probs = probes.predict_pair_probs(head, x)
+        return probes.mean_pair_metrics([probes.pairs_from_probs(p, thr) for p in probs], pairs)
+
+    if isinstance(test_x, dict):
+        return {**{k: score(test_x[k], test_pairs[k]) for k in test_x}, "threshold": thr}
+    return {**score(test_x, test_pairs), "threshold": thr}

@@ -7,6 +7,7 @@ Masking (paper, Methods "Pre-training"; fairseq ``mask_tokens``): 15% of the seq
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -22,22 +23,25 @@ def mask_tokens(tokens: torch.Tensor, gen: torch.Generator, mask_prob: float = 0
                 leave_unmasked_prob: float = 0.1, random_token_prob: float = 0.1):
     """(inputs, targets): ``targets`` holds the original token at selected positions, -100 elsewhere.
 
-    Each sequence gets round(mask_prob * length) selected positions (at least one), as fairseq does
-    (``num_mask = int(mask_prob * sz + rand)``, i.e. 15% in expectation, rounded at random)."""
-    inputs, targets = tokens.clone(), torch.full_like(tokens, -100)
+    Each sequence gets ``int(mask_prob * length + u)`` selected positions, u ~ U(0, 1) (at least one),
+    as fairseq does (``num_mask = int(mask_prob * sz + rand)``, i.e. 15% in expectation, rounded at
+    random). Vectorised over the batch: every maskable position draws a uniform score and a sequence
+    selects its ``n`` lowest scores (a uniformly random ``n``-subset), so no Python loop per sequence."""
+    B, T = tokens.shape
     maskable = (tokens != PAD) & (tokens != CLS) & (tokens != EOS)
-    for b in range(tokens.shape[0]):
-        pos = maskable[b].nonzero().squeeze(1)
-        if len(pos) == 0:
-            continue
-        n = max(1, int(mask_prob * len(pos) + torch.rand((), generator=gen).item()))
-        chosen = pos[torch.randperm(len(pos), generator=gen)[:n]]
-        targets[b, chosen] = tokens[b, chosen]
-        u = torch.rand(n, generator=gen)
-        to_mask = chosen[u < 1 - leave_unmasked_prob - random_token_prob]
-        to_rand = chosen[(u >= 1 - leave_unmasked_prob - random_token_prob) & (u < 1 - leave_unmasked_prob)]
-        inputs[b, to_mask] = MASK
-        inputs[b, to_rand] = torch.tensor(BASES)[torch.randint(4, (len(to_rand),), generator=gen)]
+    lengths = maskable.sum(1)
+    n = (mask_prob * lengths.float() + torch.rand(B, generator=gen)).long().clamp(min=1)
+    n = torch.minimum(n, lengths)
+    score = torch.rand(B, T, generator=gen).masked_fill(~maskable, 2.0)
+    rank = score.argsort(1).argsort(1)  # rank of each position's score within its sequence
+    chosen = (rank < n[:, None]) & maskable
+    targets = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    u = torch.rand(B, T, generator=gen)
+    to_mask = chosen & (u < 1 - leave_unmasked_prob - random_token_prob)
+    to_rand = chosen & (u >= 1 - leave_unmasked_prob - random_token_prob) & (u < 1 - leave_unmasked_prob)
+    random_bases = torch.tensor(BASES)[torch.randint(4, (B, T), generator=gen)]
+    inputs = torch.where(to_mask, torch.full_like(tokens, MASK), tokens)
+    inputs = torch.where(to_rand, random_bases, inputs)
     return inputs, targets
 
 
@@ -47,23 +51,39 @@ def mlm_loss(model: RNAFM, inputs, targets):
 
 
 @torch.no_grad()
-def masked_accuracy(model: RNAFM, seqs: list[str], seed: int, batch_size: int = 32, max_len: int = 1022) -> float:
-    """Accuracy of the argmax over A/C/G/U at 15% masked positions (all replaced by ``<mask>``)."""
+def masked_accuracy(model: RNAFM, seqs: list[str], seed: int, batch_size: int = 32, max_len: int = 1022,
+                    pairs: list | None = None):
+    """Accuracy of the argmax over A/C/G/U at 15% masked positions (all replaced by ``<mask>``).
+
+    With ``pairs`` (each sequence's base pairs, 0-based (i, j)), a dict instead: accuracy at all masked
+    positions, at masked positions that are paired in the structure, and at unpaired ones. A model
+    that has learned base pairing predicts a paired position from its partner, so its paired accuracy
+    rises above its unpaired accuracy; local context alone does not separate the two."""
     gen = torch.Generator().manual_seed(seed)
-    hit = tot = 0
+    hit = torch.zeros(2, dtype=torch.long)  # [unpaired, paired]
+    tot = torch.zeros(2, dtype=torch.long)
     model.eval()
     dev = next(model.parameters()).device
     for i in range(0, len(seqs), batch_size):
         toks = encode(seqs[i:i + batch_size], max_len)
+        paired = torch.zeros_like(toks, dtype=torch.bool)
+        if pairs is not None:
+            for b, ps in enumerate(pairs[i:i + batch_size]):
+                idx = [k + 1 for p in (ps or []) for k in p if k + 1 < toks.shape[1] - 1]
+                paired[b, idx] = True
         inputs, targets = mask_tokens(toks, gen, leave_unmasked_prob=0.0, random_token_prob=0.0)
-        logits = model(inputs.to(dev))["logits"][..., BASES].cpu()
-        sel = targets != -100
-        truth = targets[sel]
-        known = torch.isin(truth, torch.tensor(BASES))
-        pred = torch.tensor(BASES)[logits[sel].argmax(-1)]
-        hit += int((pred == truth)[known].sum())
-        tot += int(known.sum())
-    return hit / max(tot, 1)
+        logits = model(inputs.to(dev))["logits"][..., BASES].float().cpu()
+        sel = (targets != -100) & torch.isin(targets, torch.tensor(BASES))
+        pred = torch.tensor(BASES)[logits.argmax(-1)]
+        ok = (pred == targets) & sel
+        for k, where in enumerate((~paired, paired)):
+            hit[k] += int((ok & where).sum())
+            tot[k] += int((sel & where).sum())
+    overall = int(hit.sum()) / max(int(tot.sum()), 1)
+    if pairs is None:
+        return overall
+    return {"all": overall, "paired": int(hit[1]) / max(int(tot[1]), 1),
+            "unpaired": int(hit[0]) / max(int(tot[0]), 1), "n_paired": int(tot[1]), "n_unpaired": int(tot[0])}
 
 
 def masked_positions(seqs: list[str], seed: int, max_len: int = 1022) -> list[list[int]]:
@@ -134,16 +154,25 @@ class KmerContextTable:
             pred[todo[seen]] = c[seen].argmax(1)
         return pred
 
-    def accuracy(self, seqs: list[str], positions: list[list[int]], k: int | None = None) -> float:
-        hit = tot = 0
-        for s, ps in zip(seqs, positions):
+    def accuracy(self, seqs: list[str], positions: list[list[int]], k: int | None = None, pairs: list | None = None):
+        """Accuracy at ``positions``; with ``pairs`` a dict as :func:`masked_accuracy` gives (all / paired /
+        unpaired)."""
+        hit = np.zeros(2, np.int64)  # [unpaired, paired]
+        tot = np.zeros(2, np.int64)
+        for n, (s, ps) in enumerate(zip(seqs, positions)):
             ps = [i for i in ps if i < len(s) and s[i] in "ACGU"]
             if not ps:
                 continue
-            truth = self._codes(s)[ps]
-            hit += int((self.predict_positions(s, ps, k) == truth).sum())
-            tot += len(ps)
-        return hit / max(tot, 1)
+            paired = {k_ for p in (pairs[n] or []) for k_ in p} if pairs is not None else set()
+            where = np.array([i in paired for i in ps], np.int64)
+            ok = self.predict_positions(s, ps, k) == self._codes(s)[ps]
+            np.add.at(hit, where, ok.astype(np.int64))
+            np.add.at(tot, where, 1)
+        overall = int(hit.sum()) / max(int(tot.sum()), 1)
+        if pairs is None:
+            return overall
+        return {"all": overall, "paired": int(hit[1]) / max(int(tot[1]), 1),
+                "unpaired": int(hit[0]) / max(int(tot[0]), 1), "n_paired": int(tot[1]), "n_unpaired": int(tot[0])}
 
 
 # ---------------------------------------------------------------- pretraining
@@ -166,6 +195,10 @@ class PretrainConfig:
     threads: int = 2
     checkpoint_every_s: float = 300.0
     device: str = "auto"
+    eval_every_steps: int = 0  # learning curve: validation masked accuracy (paired / unpaired) every so many steps
+    precision: str = "fp32"  # "bf16": autocast the forward pass to bfloat16 (GPU pretraining)
+    schedule_offset: int = 0  # continued pretraining: the learning-rate schedule resumes at this step
+    rewarmup_steps: int = 0  # ... ramped up linearly over these steps (fresh AdamW moments need a warm-up too)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -189,29 +222,58 @@ def length_batches(lengths: list[int], batch_tokens: int, rng: np.random.Generat
 
 
 def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = None, log=print,
-             on_checkpoint=None) -> tuple[RNAFM, dict]:
-    """Train an RNA-FM of ``cfg.model`` by MLM on ``seqs`` until ``cfg.tokens`` or ``cfg.max_seconds``.
+             on_checkpoint=None, val_pairs: list | None = None, init_state: dict | None = None,
+             max_steps: int | None = None) -> tuple[RNAFM, dict]:
+    """Train an RNA-FM of ``cfg.model`` by MLM on ``seqs`` until ``cfg.tokens`` or ``cfg.max_seconds``
+    (or ``max_steps``, for tests).
 
-    ``on_checkpoint(model, info)`` is called every ``checkpoint_every_s`` seconds and at the end."""
+    ``on_checkpoint(model, info)`` is called every ``checkpoint_every_s`` seconds and at the end.
+    ``val_pairs`` (base pairs of ``val_seqs``) adds paired / unpaired masked accuracy to every
+    evaluation; with ``cfg.eval_every_steps`` the evaluations form ``info["learning_curve"]``.
+    ``init_state`` starts from a state dict (continued pretraining) instead of the official init."""
     torch.set_num_threads(cfg.threads)
     dev = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                        ("cpu" if cfg.device == "auto" else cfg.device))
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = RNAFM(RNAFMConfig(**cfg.model)).to(dev)
+    model = RNAFM(RNAFMConfig(**cfg.model))
+    if init_state is not None:
+        model.load_state_dict({k: v.float() for k, v in init_state.items()})
+    model = model.to(dev)
+    autocast = (torch.autocast(device_type=dev.type, dtype=torch.bfloat16) if cfg.precision == "bf16"
+                else contextlib.nullcontext())
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     # inverse square-root schedule after linear warm-up (fairseq's inverse_sqrt, as RNA-FM)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / cfg.warmup_steps, math.sqrt(cfg.warmup_steps / (s + 1))))
+        opt, lambda s: min((s + cfg.schedule_offset + 1) / cfg.warmup_steps,
+                           math.sqrt(cfg.warmup_steps / (s + cfg.schedule_offset + 1)))
+        * (min(1.0, (s + 1) / cfg.rewarmup_steps) if cfg.rewarmup_steps else 1.0))
     lengths = [min(len(s), cfg.crop) + 2 for s in seqs]
     seen = steps = 0
     t0 = last_ckpt = time.perf_counter()
     history = []
+    curve: list[dict] = []
     info: dict = {}
+
+    def evaluate():
+        if not val_seqs:
+            return {}
+        r = masked_accuracy(model, val_seqs, seed=0, pairs=val_pairs)
+        model.train()
+        r = r if isinstance(r, dict) else {"all": r}
+        out = {"val_masked_accuracy": r["all"]}
+        if "paired" in r:
+            out.update(val_masked_accuracy_paired=r["paired"], val_masked_accuracy_unpaired=r["unpaired"])
+        return out
+
+    if cfg.eval_every_steps and val_seqs:
+        curve.append({"step": 0, "tokens": 0, "wall_s": 0.0, **evaluate()})
     model.train()
     done = False
     epoch = 0
@@ -226,7 +288,8 @@ def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = 
                 batch.append(s)
             toks = encode(batch)
             inputs, targets = mask_tokens(toks, gen)
-            loss = mlm_loss(model, inputs.to(dev), targets.to(dev))
+            with autocast:
+                loss = mlm_loss(model, inputs.to(dev), targets.to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -238,18 +301,23 @@ def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = 
             if steps % 50 == 0:
                 history.append({"step": steps, "tokens": seen, "loss": float(loss.detach()), "wall_s": elapsed})
                 log(f"step {steps} tokens {seen:,} loss {float(loss.detach()):.4f} {seen / elapsed:,.0f} tok/s")
-            done = seen >= cfg.tokens or elapsed >= cfg.max_seconds
+            done = seen >= cfg.tokens or elapsed >= cfg.max_seconds or (max_steps is not None and steps >= max_steps)
+            if cfg.eval_every_steps and val_seqs and (steps % cfg.eval_every_steps == 0 or done):
+                curve.append({"step": steps, "tokens": seen, "wall_s": elapsed, **evaluate()})
+                c = curve[-1]
+                log(f"step {steps}: val masked acc {c['val_masked_accuracy']:.3f}" + (
+                    f" (paired {c['val_masked_accuracy_paired']:.3f}, unpaired {c['val_masked_accuracy_unpaired']:.3f})"
+                    if "val_masked_accuracy_paired" in c else ""))
             if on_checkpoint and (done or time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s):
                 info = {"steps": steps, "tokens_seen": seen, "epochs_started": epoch + 1, "wall_s": elapsed,
-                        "tokens_per_s": seen / elapsed, "history": history}
-                if val_seqs:
-                    info["val_masked_accuracy"] = masked_accuracy(model, val_seqs, seed=0)
-                    model.train()
+                        "tokens_per_s": seen / elapsed, "history": history, "learning_curve": curve}
+                info.update(curve[-1] if curve and curve[-1]["step"] == steps else evaluate())
+                info = {k: v for k, v in info.items() if k not in ("step", "tokens")}
                 on_checkpoint(model, info)
                 last_ckpt = time.perf_counter()
             if done:
                 break
         epoch += 1
     info.update({"steps": steps, "tokens_seen": seen, "epochs_started": epoch, "wall_s": time.perf_counter() - t0,
-                 "tokens_per_s": seen / (time.perf_counter() - t0), "history": history})
+                 "tokens_per_s": seen / (time.perf_counter() - t0), "history": history, "learning_curve": curve})
     return model.eval(), info
