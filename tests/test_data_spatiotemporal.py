@@ -85,3 +85,53 @@ def test_random_split():
     for bad in (0.0, 1.0):
         with pytest.raises(ValueError):
             random_split(10, bad)
+
+
+def _fake_official(tmp_path, monkeypatch):
+    """A tiny file in the official format under data_dir(), registered under its own git blob id."""
+    import paperlib.data.spatiotemporal as st
+    rng = np.random.default_rng(0)
+    folds = [dict(tr_ind_CONTI=rng.uniform(size=(8, 3)), tr_y=rng.standard_normal((8, 1)),
+                  te_ind_CONTI=rng.uniform(size=(2, 3)), te_y=rng.standard_normal((2, 1))) for _ in range(5)]
+    path = tmp_path / "data" / "fake" / "CONTI_fake.npy"
+    path.parent.mkdir(parents=True)
+    np.save(path, {"data": folds}, allow_pickle=True)
+    monkeypatch.setenv("PAPERLIB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PAPERLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(st.OFFICIAL, "fake", dict(path="data/fake/CONTI_fake.npy", blob=st.git_blob_sha1(path),
+                                                  names=("a", "b", "c"), units="u", description="fake"))
+    return st, path, folds
+
+
+def test_official_fold_loads_the_stored_split_and_checks_the_checksum(tmp_path, monkeypatch):
+    st, path, folds = _fake_official(tmp_path, monkeypatch)
+    tr, te = st.load_official_fold("fake", fold=3)
+    np.testing.assert_array_equal(tr.X, folds[3]["tr_ind_CONTI"])
+    np.testing.assert_array_equal(te.y, folds[3]["te_y"].ravel())
+    assert tr.names == ("a", "b", "c") and len(tr.y) == 8 and len(te.y) == 2
+    with pytest.raises(ValueError, match="fold must be"):
+        st.load_official_fold("fake", fold=5)
+    with open(path, "ab") as f:  # a corrupted (or different) copy is refused before numpy unpickles it
+        f.write(b"x")
+    with pytest.raises(ValueError, match="git blob id"):
+        st.load_official_fold("fake", fold=0)
+
+
+def test_official_data_offline_is_a_clear_error(tmp_path, monkeypatch):
+    import paperlib.data.spatiotemporal as st
+    monkeypatch.setenv("PAPERLIB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PAPERLIB_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ("us_temp", "beijing_pm25", "beijing_pm10", "beijing_so2"):
+        with pytest.raises(MissingDataError, match="download=True"):
+            st.load_official_fold(name)
+    with pytest.raises(ValueError, match="unknown official dataset"):
+        st.load_official_fold("beijing")
+
+
+def test_git_blob_sha1_matches_git():
+    import subprocess
+    from pathlib import Path
+    from paperlib.data.spatiotemporal import git_blob_sha1
+    p = Path(__file__)
+    assert git_blob_sha1(p) == subprocess.run(["git", "hash-object", str(p)], capture_output=True, text=True,
+                                              check=True).stdout.strip()

@@ -175,3 +175,24 @@ def test_input_errors(make):
 def test_bad_hyperparameters(kwargs):
     with pytest.raises(ValueError):
         DiscreteTucker(**{"rank": 2, "resolution": 3, **kwargs})
+
+
+@pytest.mark.parametrize("kind", ["cp", "tucker"])
+def test_tensorly_masked_decompositions_complete_a_low_rank_tensor(kind):
+    pytest.importorskip("tensorly")
+    from paperlib.funbat.baselines import TensorlyCP, TensorlyTucker
+    X_train, y_train, X_test, y_test = low_rank_problem(kind)
+    cls = TensorlyCP if kind == "cp" else TensorlyTucker
+    model = cls(rank=2, resolution=SHAPE, ridge=0.0, iters=300, seed=0).fit(X_train, y_train)
+    rmse = np.sqrt(np.mean((model.predict(X_test) - y_test) ** 2))
+    assert rmse < 0.1 * y_train.std()  # 30% of cells unseen: the mask matters (a zero-filled fit does far worse)
+
+
+def test_tensorly_refuses_a_grid_too_large_for_a_dense_tensor_and_predict_before_fit():
+    pytest.importorskip("tensorly")
+    from paperlib.funbat.baselines import TensorlyCP
+    X = np.random.default_rng(0).uniform(size=(50, 3))
+    with pytest.raises(ValueError, match="too large"):
+        TensorlyCP(rank=2, resolution=200).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="not fitted"):
+        TensorlyCP(rank=2, resolution=5).predict(X)

@@ -8,8 +8,9 @@ shape (N,), observed entries only.
   R package ``fields`` (``COmonthlyMet.rda``), an offline stand-in for the paper's US-Temp data.
 * :func:`load_midwest_ozone`: daily 8-hour ozone at Midwest US stations, summer 1987 (``fields``'
   ``ozone2.rda``).
-* :func:`load_us_temperature_original`: the paper's own US-Temp tensor from the official repository
-  (download on request).
+* :func:`load_official_fold`: the paper's own tensors (US-Temp; Beijing PM2.5, PM10, SO2) from the official
+  repository, its five stored folds, downloaded on request with a checksum (git blob id) check, a clear error
+  offline; :func:`load_us_temperature_original` keeps the older one-array form for US-Temp.
 
 The ``.rda`` files live in ``data_dir()/spatiotemporal`` and are read with the PyPI package ``rdata``.
 :func:`normalise_coordinates` and :func:`random_split` give the official preprocessing (each mode scaled
@@ -36,9 +37,6 @@ COLORADO_DESCRIPTION = {
     "tmin": "monthly mean of daily minimum temperature",
     "ppt": "monthly total precipitation",
 }
-US_TEMP_FILE = "CONTI_15x95x267.npy"
-US_TEMP_URL = ("https://raw.githubusercontent.com/xuangu-fang/Functional-Bayesian-Tucker-Decomposition/"
-               "main/data/US_temp/" + US_TEMP_FILE)
 
 
 @dataclass(frozen=True)
@@ -136,46 +134,112 @@ def load_midwest_ozone(max_entries: int | None = None, seed: int = 0) -> SpatioT
         units="ppb")
 
 
-def load_us_temperature_original(fold: int = 0, download: bool = False) -> SpatioTemporalData:
-    """The paper's US-Temp tensor (official FunBaT repository, ``data/US_temp/CONTI_15x95x267.npy``).
+OFFICIAL_COMMIT = "fe270e8"  # xuangu-fang/Functional-Bayesian-Tucker-Decomposition, the commit the configs were read at
+OFFICIAL_RAW = "https://raw.githubusercontent.com/xuangu-fang/Functional-Bayesian-Tucker-Decomposition/main/"
+# The paper's own continuous-indexed tensors (Section 6.2, Table 1): path in the official repository, the git blob
+# SHA-1 of the file in its tree at OFFICIAL_COMMIT (the checksum every local or downloaded copy must match), mode
+# names, units and a description. Each file stores five random 80/20 folds ("data": [{tr_ind_CONTI, tr_y,
+# te_ind_CONTI, te_y, ...}] * 5), coordinates already scaled to [0, 1] by the authors.
+OFFICIAL = {
+    "us_temp": dict(path="data/US_temp/CONTI_15x95x267.npy", blob="fe3d3b9f7af9f20f2d6905b012999add2f3a86d2",
+                    names=("latitude", "longitude", "year"), units="degrees F",
+                    description="US-Temp (FunBaT paper): yearly mean temperature of 248 US cities"),
+    "beijing_pm25": dict(path="data/beijing/beijing_PM2.5/CONTI_428x501x1461.npy",
+                         blob="edadc81c9d486c0dca070c1ce8bdceb98c9bd8d5", names=("latitude", "longitude", "time"),
+                         units="ug/m3", description="Beijing air quality (FunBaT paper): PM2.5"),
+    "beijing_pm10": dict(path="data/beijing/beijing_PM10/CONTI_428x501x1461.npy",
+                         blob="882e8a57d25d4ad57a11e4fb46516fae63a36bfb", names=("latitude", "longitude", "time"),
+                         units="ug/m3", description="Beijing air quality (FunBaT paper): PM10"),
+    "beijing_so2": dict(path="data/beijing/beijing_SO2/CONTI_428x501x1461.npy",
+                        blob="03af7f0d033ec41b613cf3336b53b1efb392cb04", names=("latitude", "longitude", "time"),
+                        units="ug/m3", description="Beijing air quality (FunBaT paper): SO2"),
+}
 
-    Yearly mean temperature (degrees F) of 248 US cities; modes (latitude, longitude, year), each already
-    normalised to [0, 1] by the authors (15 x 95 x 267 distinct values). The file stores five random
-    80/20 folds; this returns fold ``fold``'s training and test entries concatenated (the first
-    ``len(tr_y)`` rows are its training part). Looks in ``data_dir()/US_temp`` and
-    ``cache_dir("funbat-us-temp")``; with ``download=True`` fetches the file into the cache. The file is a
-    numpy pickle, so loading it runs code from that repository: download it only from there.
+
+def git_blob_sha1(path: Path) -> str:
+    """The git blob id of a file (SHA-1 of ``b"blob <size>\\0" + content``): the checksum git's tree records."""
+    import hashlib
+
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def official_file(name: str, download: bool = False) -> Path:
+    """The local copy of the official data file ``name`` (a key of :data:`OFFICIAL`), checksum verified.
+
+    Looks in ``data_dir()/<its folder in the official repository>`` and ``cache_dir("funbat-official")``; with
+    ``download=True`` fetches it from the official repository into the cache. A copy whose git blob id differs
+    from the one recorded here is refused (the files are numpy pickles: loading one runs code, so only the
+    recorded bytes are loaded). Offline without a copy: :class:`MissingDataError` saying where to put it.
     """
-    cache = cache_dir("funbat-us-temp")
-    candidates = [data_dir() / "US_temp", cache]
-    path = next((d / US_TEMP_FILE for d in candidates if (d / US_TEMP_FILE).is_file()), None)
+    if name not in OFFICIAL:
+        raise ValueError(f"unknown official dataset {name!r}: choose from {sorted(OFFICIAL)}")
+    spec = OFFICIAL[name]
+    rel = Path(spec["path"])
+    cache = cache_dir("funbat-official")
+    candidates = [data_dir() / rel.relative_to("data"), cache / rel.name]
+    path = next((c for c in candidates if c.is_file()), None)
+    url = OFFICIAL_RAW + spec["path"]
     if path is None and download:
-        path = cache / US_TEMP_FILE
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=US_TEMP_FILE + ".", suffix=".part")
+        path = cache / rel.name
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=rel.name + ".", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(US_TEMP_URL, timeout=60) as resp:
-                while chunk := resp.read(1 << 20):
-                    out.write(chunk)
+            try:
+                with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+                    while chunk := resp.read(1 << 20):
+                        out.write(chunk)
+            except OSError as err:
+                raise MissingDataError(f"could not download {url} ({err}); offline? Put the file at {candidates[0]}") from err
+            got = git_blob_sha1(Path(tmp))
+            if got != spec["blob"]:
+                raise ValueError(f"downloaded {url} has git blob id {got}, expected {spec['blob']} (the file at "
+                                 f"commit {OFFICIAL_COMMIT}); refusing to load it")
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
     if path is None:
         raise MissingDataError(
-            f"{US_TEMP_FILE} not found (looked in: " + ", ".join(str(d) for d in candidates) + "). Call "
-            f"load_us_temperature_original(download=True) when online (fetches {US_TEMP_URL}), or put the file "
-            f"in {candidates[0]}.")
+            f"{rel.name} ({spec['description']}) not found (looked in: " + ", ".join(str(c) for c in candidates)
+            + f"). When online, pass download=True (fetches {url}, checksum verified), or put the file at {candidates[0]}.")
+    got = git_blob_sha1(path)
+    if got != spec["blob"]:
+        raise ValueError(f"{path} has git blob id {got}, expected {spec['blob']} (the official file at commit "
+                         f"{OFFICIAL_COMMIT}); delete it and download again")
+    return path
+
+
+def load_official_fold(name: str, fold: int = 0, download: bool = False) -> tuple[SpatioTemporalData, SpatioTemporalData]:
+    """(training, test) entries of stored fold ``fold`` (0-4) of the paper's dataset ``name`` (see :data:`OFFICIAL`).
+
+    The same loader interface as the stand-ins (:class:`SpatioTemporalData`); the split is the authors' stored
+    one, as the official script reads it (``make_data_dict(..., fold)``).
+    """
+    spec = OFFICIAL.get(name)
+    path = official_file(name, download=download)
     folds = np.load(path, allow_pickle=True).item()["data"]
-    if not 0 <= fold < len(folds):
-        raise ValueError(f"fold must be in 0..{len(folds) - 1}, got {fold}")
+    if isinstance(fold, bool) or not 0 <= fold < len(folds):
+        raise ValueError(f"fold must be in 0..{len(folds) - 1}, got {fold!r}")
     f = folds[fold]
-    X = np.concatenate([np.asarray(f["tr_ind_CONTI"], dtype=float), np.asarray(f["te_ind_CONTI"], dtype=float)])
-    y = np.concatenate([np.asarray(f["tr_y"], dtype=float).ravel(), np.asarray(f["te_y"], dtype=float).ravel()])
-    return SpatioTemporalData(
-        X=X, y=y, names=("latitude", "longitude", "year"),
-        description=f"US-Temp (FunBaT paper): yearly mean temperature of US cities, fold {fold}, "
-                    f"{len(f['tr_y'])} train + {len(f['te_y'])} test entries",
-        units="degrees F")
+    parts = []
+    for split in ("tr", "te"):
+        X = np.asarray(f[f"{split}_ind_CONTI"], dtype=float)
+        y = np.asarray(f[f"{split}_y"], dtype=float).ravel()
+        parts.append(SpatioTemporalData(X=X, y=y, names=spec["names"], units=spec["units"],
+                                        description=f"{spec['description']}, fold {fold}, {'train' if split == 'tr' else 'test'}"))
+    return parts[0], parts[1]
+
+
+def load_us_temperature_original(fold: int = 0, download: bool = False) -> SpatioTemporalData:
+    """The paper's US-Temp tensor, fold ``fold``'s training and test entries concatenated (the first rows are
+    its training part); see :func:`load_official_fold`, which returns them apart."""
+    tr, te = load_official_fold("us_temp", fold, download=download)
+    return SpatioTemporalData(X=np.concatenate([tr.X, te.X]), y=np.concatenate([tr.y, te.y]), names=tr.names,
+                              description=f"US-Temp (FunBaT paper): yearly mean temperature of US cities, fold {fold}, "
+                                          f"{len(tr.y)} train + {len(te.y)} test entries", units=tr.units)
 
 
 def normalise_coordinates(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

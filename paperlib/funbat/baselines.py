@@ -232,6 +232,77 @@ class DiscreteTucker(_DiscreteDecomposition):
         return self._core_features(idx) @ self.core_.reshape(-1)
 
 
+class _TensorlyDecomposition:
+    """Masked CP / Tucker from the field's library (PyPI ``tensorly``) on the binned tensor.
+
+    The observed entries are averaged per cell into a dense tensor with a 0/1 mask of observed cells and passed to
+    ``tensorly.decomposition.parafac`` / ``tucker`` with ``mask=``; tensorly then fills the unobserved cells with
+    the current reconstruction at every iteration (EM-style imputation) and runs plain ALS / HOOI on the filled
+    tensor. ``ridge`` is parafac's ``l2_reg`` (tucker has no regulariser in tensorly; ignored there). Random
+    initialisation from ``seed``. Used to compare the library against :class:`DiscreteCP` / :class:`DiscreteTucker`
+    (REPORT.md); dense storage needs prod(resolution) cells, so large grids are refused.
+    """
+
+    MAX_CELLS = 2_000_000
+
+    def __init__(self, rank: int, resolution: int | Sequence[int], ridge: float = 0.0, iters: int = 100,
+                 seed: int = 0) -> None:
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        if ridge < 0:
+            raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+        self.rank, self.resolution, self.ridge, self.iters, self.seed = int(rank), resolution, float(ridge), int(iters), seed
+        self.grid_: _Grid | None = None
+
+    def fit(self, X: np.ndarray, y: np.ndarray):
+        import tensorly as tl
+
+        X, y = _check_Xy(X, y)
+        self.grid_ = _Grid.from_training(X, self.resolution)
+        shape = tuple(int(n) for n in self.grid_.size)
+        if np.prod(shape, dtype=float) > self.MAX_CELLS:
+            raise ValueError(f"grid {shape} has more than {self.MAX_CELLS} cells: too large for a dense tensorly tensor")
+        flat = np.ravel_multi_index(self.grid_.index(X).T, shape)
+        total = np.bincount(flat, weights=y, minlength=int(np.prod(shape)))
+        count = np.bincount(flat, minlength=int(np.prod(shape)))
+        mask = (count > 0).astype(float)
+        tensor = np.where(count > 0, total / np.maximum(count, 1), 0.0).reshape(shape)
+        tl.set_backend("numpy")
+        self.full_ = self._decompose(tl.tensor(tensor), tl.tensor(mask.reshape(shape)))
+        return self
+
+    def predict(self, X_new: np.ndarray) -> np.ndarray:
+        if self.grid_ is None:
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit(X, y) first")
+        idx = self.grid_.index(_check_X(X_new, "X_new"))
+        return self.full_[tuple(idx.T)]
+
+
+class TensorlyCP(_TensorlyDecomposition):
+    """``tensorly.decomposition.parafac(mask=..., l2_reg=ridge)`` on the binned tensor."""
+
+    def _decompose(self, tensor, mask):
+        import tensorly as tl
+        from tensorly.decomposition import parafac
+
+        cp = parafac(tensor, self.rank, mask=mask, l2_reg=self.ridge, init="random", n_iter_max=self.iters,
+                     random_state=int(self.seed) % 2**32, tol=1e-10)
+        return np.asarray(tl.cp_to_tensor(cp))
+
+
+class TensorlyTucker(_TensorlyDecomposition):
+    """``tensorly.decomposition.tucker(mask=...)`` on the binned tensor (multilinear rank ``rank`` per mode)."""
+
+    def _decompose(self, tensor, mask):
+        import tensorly as tl
+        from tensorly.decomposition import tucker
+
+        rank = [min(self.rank, n) for n in tensor.shape]
+        tk = tucker(tensor, rank, mask=mask, init="random", n_iter_max=self.iters,
+                    random_state=int(self.seed) % 2**32, tol=1e-10)
+        return np.asarray(tl.tucker_to_tensor(tk))
+
+
 class GPBaseline:
     """Exact GP regression on the continuous coordinates, fitted on a random subset (subset-of-data GP).
 

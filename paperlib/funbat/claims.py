@@ -4,8 +4,9 @@
   one. A latent function is identified only up to sign, scale (and, for R > 1, rotation), so the truth is
   regressed on the learned posterior means plus a constant and the correlation of fit and truth is returned
   (the multiple correlation).
-- :func:`best_error` (C1, C2): a binned baseline's error at its best grid resolution and rank. The choice is
-  made on the test split, which favours the baseline (the claims say so).
+- :func:`best_error` (C1, C2): the smallest error among matching result rows. The claims' arms have one row each
+  (every choice made on validation data, :mod:`paperlib.funbat.selection`), so there it is a lookup; the
+  synthetic figure's per-grid diagnostic uses it as a minimum over ranks on test (never a claim's arm).
 - :func:`loglog_slope` (C3, cost linear in N): the least-squares slope of log(seconds per epoch) on log(N).
 """
 from __future__ import annotations
