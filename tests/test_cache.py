@@ -69,11 +69,11 @@ def _noted_modules(monkeypatch, tmp_path, call):
     return entry
 
 
-def test_prime_sft_key_covers_the_data_generator_model_and_trainer(monkeypatch, tmp_path):
+def test_sft_key_covers_the_data_generator_model_and_trainer(monkeypatch, tmp_path):
     from paperlib.prime.sft import SFTConfig
 
     entry = _noted_modules(monkeypatch, tmp_path, lambda: SFTConfig().key())
-    assert {"paperlib.prime.sft", "paperlib.data.arithmetic", "paperlib.nn.gpt", "paperlib.training"} <= set(entry["modules"])
+    assert {"paperlib.rl.sft", "paperlib.data.arithmetic", "paperlib.nn.gpt", "paperlib.training"} <= set(entry["modules"])
     assert entry["key"] == SFTConfig().key() != SFTConfig(seed=1).key()
     monkeypatch.setattr(cache, "code_version", lambda *m: "another version")
     assert SFTConfig().key() != entry["key"]
