@@ -26,26 +26,15 @@ from pathlib import Path
 
 
 def _sft(a: argparse.Namespace) -> None:
-    import torch
-
     from .data import arithmetic
     from .nn.gpt import GPT, GPTConfig
+    from .rl.sft import encode_solutions
     from .training import NextTokenModule, TensorDataModule, make_trainer, seed_everything
 
     seed_everything(a.seed)
     problems = arithmetic.sample_problems(a.examples, a.seed, 2, a.max_terms, 2, width=3)
-    rows, masks = [], []
-    for p in problems:
-        prompt = [arithmetic.BOS] + arithmetic.encode(p.prompt)
-        full = prompt + arithmetic.encode(p.solution) + [arithmetic.EOS]
-        rows.append(full)
-        masks.append([0] * (len(prompt) - 1) + [1] * (len(full) - len(prompt)))
-    T = max(map(len, rows))
-    tokens = torch.full((len(rows), T), arithmetic.PAD, dtype=torch.long)
-    loss_mask = torch.zeros((len(rows), T - 1), dtype=torch.bool)
-    for i, (r, m) in enumerate(zip(rows, masks)):
-        tokens[i, :len(r)] = torch.tensor(r)
-        loss_mask[i, :len(m)] = torch.tensor(m, dtype=torch.bool)
+    tokens, loss_mask = encode_solutions(problems, block_size=10**9)  # the model's block size follows the data
+    T = tokens.shape[1]
     model = GPT(GPTConfig(vocab_size=arithmetic.VOCAB_SIZE, block_size=max(64, T), n_layer=a.n_layer, n_head=2,
                           n_embd=a.n_embd))
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..training import autocast, run_in_workers
+from ..training import autocast, resolve_device, run_in_workers  # noqa: F401 (resolve_device: the notebook imports it here)
 from .cached import FrozenBottom, TopClassifier, TopPromptModel, bottom_features
 from .method import (Classifier, TrainConfig, fill_classifier, macro_f1, predict_proba, pseudo_label, train)
 from .prompts import OwnBertBackend, PromptModel, fill
@@ -51,17 +51,6 @@ def sample_low_resource(labels: np.ndarray, n_classes: int, k: int, seed: int, p
     rest = np.setdiff1d(np.arange(len(labels)), lab)
     pool = rng.permutation(rest)[: pool_size or len(rest)]
     return lab.astype(int), pool.astype(int)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA GPU (use 'auto' or 'cpu')")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"device must be cpu, cuda[:N] or auto, got {name!r}")
-    return torch.device(name)
 
 
 class TaskInputs:
