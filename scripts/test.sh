@@ -6,7 +6,8 @@ bash scripts/setup.sh
 # Caches (derived data, checkpoints) of a test run stay out of the user's cache.
 export PAPERLIB_CACHE_DIR="${PAPERLIB_CACHE_DIR:-$PWD/.cache-test}"
 set +e
-.venv/bin/python -m pytest -q "$@"
+# --durations: the slowest tests are printed at the end, so the 15-minute CI budget can be watched
+.venv/bin/python -m pytest -q --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
