@@ -45,7 +45,7 @@ KERNEL_ENV = {"PYTHONHASHSEED": "0", "MPLBACKEND": "module://matplotlib_inline.b
 # Progress bars and advisories that libraries print into an executed notebook (tqdm's "IProgress not
 # found", datasets' and transformers' bars); a user who sets these variables keeps their own values.
 QUIET_ENV = {"TQDM_DISABLE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
-             "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+             "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore:IProgress not found"}
 
 
 class IPCKernelManager(KernelManager):
