@@ -45,6 +45,7 @@
 # %% tags=["parameters"]
 seeds = [0, 1, 2, 3, 4]  # seeds (synthetic data, initialisation) and folds (random 80/20 splits of the real data)
 threads = 2  # torch CPU threads
+workers = 2  # processes for the real-data folds, one torch thread each (1: one after another, here, with `threads`)
 # synthetic data (C1): the official generator's functions on 6 random 15x15 grids, fresh test coordinates
 syn_grids = 6  # random training grids
 syn_grid_size = 15  # coordinates per mode per grid (each seen grid_size times)
@@ -66,7 +67,7 @@ real_resolutions = [10, 25, 50, 100]  # grid sizes per mode for the binned basel
 gp_max_train = 1000  # training entries of the subset-of-data GP baseline
 lengthscale_factors = [0.5, 1.0, 2.0]  # FunBaT lengthscale grid: multiples of the official config's (chosen on validation)
 lengthscale_rank = 3  # rank at which FunBaT's lengthscale is chosen (once per fold and model; 0: at every rank)
-real_epochs = 0  # epochs of every FunBaT fit on the real data (0 keeps the official configs' 100-200)
+real_epochs = 0  # epochs of every FunBaT fit on the real data (0 keeps the official configs' 100-200; at 30, Tucker never left the mean on Colorado)
 # fair protocol (issue 14), the same for every method
 n_restarts = 2  # initialisations per final fit, the best training fit kept (every method, every fit)
 val_frac = 0.2  # share of the training fold held out to make every free choice (never the test split)
@@ -83,15 +84,18 @@ import numpy as np
 import torch
 
 from paperlib.data import MissingDataError
-from paperlib.data.spatiotemporal import (OFFICIAL, _subsample, load_colorado_temperature, load_midwest_ozone,
-                                          load_official_fold, normalise_coordinates, official_file,
-                                          random_split)
+from paperlib.data.spatiotemporal import OFFICIAL, official_file
 from paperlib.funbat import FunBaT
-from paperlib.funbat.baselines import DiscreteCP, DiscreteTucker, GPBaseline, TensorlyCP
+from paperlib.funbat.baselines import GPBaseline
 from paperlib.funbat.claims import best_error, loglog_slope, recovery_correlation
-from paperlib.funbat.selection import best_of_restarts, restart_seeds, select_on_validation
+from paperlib.funbat.experiment import (CONFIGS, SYNTHETIC, RealSetup, binned_methods, check_datasets, mae,
+                                        real_fold, rmse)
+from paperlib.funbat.experiment import binned as _binned
+from paperlib.funbat.experiment import choose as _choose
+from paperlib.funbat.selection import best_of_restarts, restart_seeds
 from paperlib.funbat.synthetic import TRUE_FUNCTIONS, make_scaling_data, make_synthetic
 from paperlib.repro.record import Run
+from paperlib.training import run_in_workers
 
 torch.set_num_threads(threads)
 run = Run("funbat", globals())
@@ -102,72 +106,25 @@ def log(msg):
     print(f"[{time.perf_counter() - T0:6.0f} s] {msg}", flush=True)
 
 
-def rmse(p, y):
-    return float(np.sqrt(np.mean((np.asarray(p) - y) ** 2)))
-
-
-def mae(p, y):
-    return float(np.mean(np.abs(np.asarray(p) - y)))
-
-
-# Hyper-parameters from the official configs (kernel, lengthscale, variance, damping, epochs), per data kind:
-# y scaling ("standardize"): the official Tucker script z-scores US-Temp ("Tucker version is not very stable
-# for unnormalized data"), its CP script uses raw y. On the synthetic data raw y makes Tucker collapse to
-# predicting 0 (as the official code does), so there y is divided by its RMS, which keeps rank 1 exact.
-SYNTHETIC = dict(kernel="matern32", lengthscale=0.1, variance=0.5, damping=0.1, damping_tau=0.2,
-                 damping_core=0.5, epochs=syn_epochs, standardize="scale")  # notebook/config_synthetic_CP.yaml
-CONFIGS = {  # real data: temperature -> config_US_temp_*.yaml, air quality -> config_beijing_PM25_*.yaml
-    "colorado": {"tucker": dict(kernel="matern12", lengthscale=0.5, variance=1.0, damping=0.9, damping_tau=0.9,
-                                damping_core=0.95, epochs=200, standardize=True),
-                 "cp": dict(kernel="matern12", lengthscale=0.1, variance=5.0, damping=0.3, damping_tau=0.8,
-                            epochs=150, standardize=False)},
-    "ozone": {"tucker": dict(kernel="matern12", lengthscale=0.1, variance=1.0, damping=0.5, damping_tau=0.6,
-                             damping_core=0.9, epochs=100, standardize=True),
-              "cp": dict(kernel="matern12", lengthscale=0.1, variance=5.0, damping=0.3, damping_tau=0.8,
-                         epochs=150, standardize=False)},
-}
-# the paper's own data (official configs per dataset): US-Temp as Colorado above, Beijing PM2.5 as ozone above
-CONFIGS["us_temp"], CONFIGS["beijing_pm25"] = CONFIGS["colorado"], CONFIGS["ozone"]
-CONFIGS["beijing_pm10"] = {  # config_beijing_PM10_{Tucker,CP}.yaml
-    "tucker": dict(kernel="matern12", lengthscale=0.1, variance=[1.0, 1.0, 3.0], damping=0.3, damping_tau=0.6,
-                   damping_core=0.8, epochs=100, standardize=True),
-    "cp": dict(kernel="matern12", lengthscale=0.1, variance=[3.0, 3.0, 1.0], damping=0.6, damping_tau=0.3,
-               epochs=100, standardize=False)}
-CONFIGS["beijing_so2"] = {  # config_beijing_SO2_{Tucker,CP}.yaml
-    "tucker": dict(kernel="matern12", lengthscale=0.1, variance=1.0, damping=0.3, damping_tau=0.9,
-                   damping_core=0.7, epochs=100, standardize=True),
-    "cp": dict(kernel="matern12", lengthscale=0.1, variance=1.0, damping=0.3, damping_tau=0.8, epochs=150,
-               standardize=False)}
-LOADERS = {"colorado": load_colorado_temperature, "ozone": load_midwest_ozone}  # stand-ins, random 80/20 folds
-unknown = [d for d in datasets if d not in LOADERS and d not in OFFICIAL]
-if unknown:
-    raise ValueError(f"unknown dataset(s) {unknown}: choose from {sorted(LOADERS) + sorted(OFFICIAL)}")
+# The official configs per dataset (kernel, lengthscale, variance, damping, epochs) and the y scaling are in
+# paperlib/funbat/experiment.py (CONFIGS, SYNTHETIC), with the sources they were read from.
+check_datasets(datasets)
+SYNTHETIC = {**SYNTHETIC, "epochs": syn_epochs}
 
 
 def binned(cls, rank, res, Xtr, ytr, Xte, seeds, ridge):
-    """A discrete decomposition on the binned data (best of ``seeds`` restarts by training fit); y standardised
-    for it, predictions mapped back."""
-    mu, sd = ytr.mean(), ytr.std() or 1.0
-    m, _ = best_of_restarts(lambda s: cls(rank=rank, resolution=res, ridge=ridge, iters=baseline_iters, seed=s),
-                            seeds, Xtr, (ytr - mu) / sd)
-    return m.predict(Xte) * sd + mu
-
-
-# binned baselines: CP from the field's library (tensorly's masked parafac, l2_reg = ridge) or our masked ridge ALS,
-# the implementation a free choice made on validation with the grid and ridge; Tucker from our ALS only (tensorly's
-# masked tucker has no regulariser and diverged at R = 7 in the pilot, reproductions/funbat/tensorly_pilot.json)
-CP_IMPLS = {"tensorly": TensorlyCP, "als": DiscreteCP}
-bad = [i for i in binned_cp_impls if i not in CP_IMPLS]
-if bad or not binned_cp_impls:
-    raise ValueError(f"binned_cp_impls {binned_cp_impls}: choose one or more of {sorted(CP_IMPLS)}")
-BINNED = {"binned CP": {i: CP_IMPLS[i] for i in binned_cp_impls}, "binned Tucker": {"als": DiscreteTucker}}
+    """A discrete decomposition on the binned data, best of ``seeds`` restarts by training fit."""
+    return _binned(cls, rank, res, Xtr, ytr, Xte, seeds, ridge, baseline_iters)
 
 
 def choose(candidates, fit_predict, Xtr, ytr, seed):
     """A free choice made on a validation split of the training fold (issue 14); one candidate needs no fit."""
-    if len(candidates) == 1:
-        return candidates[0]
-    return select_on_validation(candidates, fit_predict, Xtr, ytr, val_frac=val_frac, seed=seed)[0]
+    return _choose(candidates, fit_predict, Xtr, ytr, seed, val_frac)
+
+
+# binned baselines: CP from tensorly (masked parafac) or our masked ridge ALS (chosen on validation), Tucker from
+# our ALS (paperlib/funbat/experiment.py says why)
+BINNED = binned_methods(binned_cp_impls)
 
 
 # %% [markdown]
@@ -298,21 +255,6 @@ plt.show()
 # is made on a validation split of the training fold; every final fit keeps the best of `n_restarts` by training fit.
 
 # %%
-def fold_data(dname, fold, data=None):
-    """(Xtr, ytr, Xte, yte) of one fold: a random 80/20 split of a stand-in (coordinates scaled to [0, 1] with the
-    training split), or the paper's stored fold ``fold`` of its own data (coordinates as the authors scaled them;
-    with ``max_entries`` both parts subsampled in proportion)."""
-    if dname in OFFICIAL:
-        tr, te = load_official_fold(dname, fold, download=download_data)
-        n_tr = int(round(max_entries * len(tr.y) / (len(tr.y) + len(te.y)))) if max_entries else None
-        (Xtr, ytr), (Xte, yte) = (_subsample(tr.X, tr.y, n_tr, fold),
-                                  _subsample(te.X, te.y, max_entries - n_tr if max_entries else None, fold))
-        return Xtr, ytr, Xte, yte
-    tr, te = random_split(len(data.y), 0.2, seed=fold)
-    Xtr, Xte = normalise_coordinates(data.X[tr], data.X[te])
-    return Xtr, data.y[tr], Xte, data.y[te]
-
-
 for dname in (d for d in datasets if d in OFFICIAL):  # fail before any fit when the paper's data are missing
     try:
         official_file(dname, download=download_data)
@@ -320,43 +262,36 @@ for dname in (d for d in datasets if d in OFFICIAL):  # fail before any fit when
         raise MissingDataError(f"{err} In this notebook: set download_data = True (`-p download_data=true`) when online, "
                                f"or leave {dname} out of datasets.") from err
 
-real_rows = []
-for dname in datasets:
-    data = LOADERS[dname](max_entries=max_entries or None, seed=0) if dname in LOADERS else None
-    if data is not None:
-        log(f"{dname}: {len(data.y)} entries, modes {data.names}")
-    for fold in seeds:
-        Xtr, ytr, Xte, yte = fold_data(dname, fold, data)
-        init = restart_seeds(fold, n_restarts)  # initialisations from the evaluation seed, not the split's
-        chosen_ls = {}
-        for R in ranks:
-            for core in ("tucker", "cp"):
-                config = {**CONFIGS[dname][core], **({"epochs": real_epochs} if real_epochs else {})}
-                make = lambda ls, s, r: FunBaT(rank=r, core=core, seed=s, **{**config, "lengthscale": ls})
-                r_sel = lengthscale_rank or R  # the lengthscale is chosen on validation data, at this rank
-                if (core, r_sel) not in chosen_ls:
-                    chosen_ls[core, r_sel] = choose(
-                        [config["lengthscale"] * f for f in lengthscale_factors],
-                        lambda c, Xf, yf, Xv: make(c, init[0], r_sel).fit(Xf, yf).predict(Xv), Xtr, ytr, fold)
-                ls = chosen_ls[core, r_sel]
-                m, _ = best_of_restarts(lambda s: make(ls, s, R), init, Xtr, ytr)
-                p = m.predict(Xte)
-                real_rows.append(dict(dataset=dname, fold=fold, rank=R, method=f"FunBaT-{'CP' if core == 'cp' else 'Tucker'}",
-                                      resolution="continuous", lengthscale=ls, rmse=rmse(p, yte), mae=mae(p, yte),
-                                      sec_per_epoch=m.seconds_per_epoch_))
-            for name, impls in BINNED.items():
-                impl, res, lam = choose([(i, res, lam) for i in impls for res in real_resolutions for lam in baseline_ridges],
-                                        lambda c, Xf, yf, Xv: binned(impls[c[0]], R, c[1], Xf, yf, Xv, init[:1], c[2]),
-                                        Xtr, ytr, fold)
-                p = binned(impls[impl], R, res, Xtr, ytr, Xte, init, lam)
-                real_rows.append(dict(dataset=dname, fold=fold, rank=R, method=name, impl=impl, resolution=res, ridge=lam,
-                                      rmse=rmse(p, yte), mae=mae(p, yte)))
-        p = GPBaseline(max_train=gp_max_train, seed=init[0]).fit(Xtr, ytr).predict(Xte)
-        real_rows.append(dict(dataset=dname, fold=fold, rank=0, method="GP (subset)", resolution="continuous",
-                              rmse=rmse(p, yte), mae=mae(p, yte)))
-        last = {r["method"]: r["rmse"] for r in real_rows if r["dataset"] == dname and r["fold"] == fold and r["rank"] == ranks[-1]}
-        log(f"{dname} fold {fold}: R={ranks[-1]} FunBaT-Tucker {last['FunBaT-Tucker']:.3f}, FunBaT-CP {last['FunBaT-CP']:.3f} "
-            f"(test std {yte.std():.3f})")
+# one job per (dataset, fold), run in `workers` processes (paperlib/funbat/experiment.py: real_fold; every fit is
+# seeded by its own initialisation seed, so the numbers do not depend on the number of workers; they can on the
+# number of torch threads per process, which is 1 in every worker)
+setup = dict(ranks=ranks, real_epochs=real_epochs, n_restarts=n_restarts, lengthscale_factors=lengthscale_factors,
+             lengthscale_rank=lengthscale_rank, real_resolutions=real_resolutions, baseline_ridges=baseline_ridges,
+             baseline_iters=baseline_iters, binned_cp_impls=binned_cp_impls, val_frac=val_frac,
+             gp_max_train=gp_max_train, max_entries=max_entries, download_data=download_data)
+RealSetup(**setup)  # a wrong name fails here, before any fit
+jobs = [(dname, fold, setup) for dname in datasets for fold in seeds]
+
+
+def fold_done(i, res, n):
+    dname, fold, _ = jobs[i]
+    last = {r["method"]: r for r in res["rows"] if r["rank"] == ranks[-1]}
+    tk, cp = last["FunBaT-Tucker"], last["FunBaT-CP"]
+    log(f"{dname} fold {fold} ({n}/{len(jobs)}): R={ranks[-1]} test RMSE FunBaT-Tucker {tk['rmse']:.3f}, FunBaT-CP "
+        f"{cp['rmse']:.3f} (test std {res['test_std']:.3f}); training RMSE {tk['train_rmse']:.3f} / {cp['train_rmse']:.3f} "
+        f"(training std {tk['train_std']:.3f})")
+
+
+fold_results = run_in_workers(real_fold, jobs, workers, threads if workers <= 1 else 1, fold_done)
+torch.set_num_threads(threads)
+real_rows = [row for res in fold_results for row in res["rows"]]
+# a FunBaT fit whose training RMSE stays near the training std never left the mean: too few epochs (our first quick
+# run at 30 epochs, see REPORT.md) or a bad optimum; counted here and recorded as a metric
+stuck = [r for r in real_rows if r["method"].startswith("FunBaT") and r["train_rmse"] > 0.9 * r["train_std"]]
+run.metric("funbat_fits_at_the_mean", len(stuck))
+if stuck:
+    log(f"{len(stuck)} FunBaT fit(s) with training RMSE above 0.9 x the training std: "
+        + ", ".join(f"{r['dataset']} fold {r['fold']} R={r['rank']} {r['method']}" for r in stuck[:8]))
 
 
 def real(dname, fold, rank, method, key):

@@ -106,3 +106,27 @@ def test_table1_claims_cover_every_cell_with_holm_per_dataset():
         assert pairs == want
         assert all(x["test"] == "less" and x["value"] == 0.0 and x["margin"] > 0 for x in c["conditions"])
     assert "REPAIRED" in claims["C1"]["note"] and "predicts 0" in claims["C1"]["note"]
+
+
+def test_a_real_data_fold_makes_every_choice_without_the_test_targets(monkeypatch):
+    """paperlib.funbat.experiment.real_fold: changing the test targets changes test errors only, never a choice
+    (FunBaT's lengthscale; a binned baseline's grid, ridge and implementation) or a training fit."""
+    from paperlib.funbat import experiment
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(260, 3))
+    y = np.sin(3 * X[:, 0]) * np.cos(2 * X[:, 1]) + X[:, 2] + 0.05 * rng.normal(size=260)
+    Xtr, ytr, Xte = X[:200], y[:200], X[200:]
+    setup = dict(ranks=[2], real_epochs=3, n_restarts=2, lengthscale_factors=[0.5, 2.0], lengthscale_rank=2,
+                 real_resolutions=[4, 8], baseline_ridges=[0.1, 1.0], baseline_iters=3, binned_cp_impls=["als"],
+                 gp_max_train=50, max_entries=0)
+    runs = []
+    for yte in (y[200:], -50.0 + 100.0 * rng.uniform(size=60)):  # the real test targets, then garbage
+        monkeypatch.setattr(experiment, "fold_data", lambda *a, yte=yte, **k: (Xtr, ytr, Xte, yte))
+        runs.append(experiment.real_fold("colorado", 0, setup)["rows"])
+    keys = ("lengthscale", "resolution", "ridge", "impl", "train_rmse")
+    choices = [[{k: r.get(k) for k in keys} for r in rows] for rows in runs]
+    assert choices[0] == choices[1]
+    assert [r["rmse"] for r in runs[0]] != [r["rmse"] for r in runs[1]]  # the test targets did reach the test errors
+    fb = [r for r in runs[0] if r["method"].startswith("FunBaT")]
+    assert fb and all(0 < r["train_rmse"] and r["train_std"] > 0 for r in fb)
