@@ -1,6 +1,8 @@
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,31 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def _fresh_copy(dest: Path) -> Path:
+    """The files a clone of this checkout would have, copied to ``dest``."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def fresh_run(tmp_path_factory):
+    """``paperlib reproduce all --profile smoke`` in a fresh copy with a temporary HOME (once per session:
+    tests/test_papers_smoke.py checks every paper's run, tests/test_compsum_notebook.py reruns compsum against it)."""
+    base = tmp_path_factory.mktemp("fresh")
+    clone, home, out = _fresh_copy(base / "clone"), base / "home", base / "out"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERLIB_")}
+    env.update(HOME=str(home), PYTHONPATH=str(clone), XDG_CACHE_HOME=str(home / ".cache"))
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "paperlib", "reproduce", "all", "--profile", "smoke",
+                          "--out", str(out), "-q"], cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
+    print(f"fresh copy: all smoke profiles in {time.perf_counter() - t0:.0f} s")
+    return res, out

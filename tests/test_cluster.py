@@ -101,7 +101,8 @@ def _cli(*args, env):
 def test_split_seeds_through_submitit_equals_a_plain_run_and_resumes(tmp_path):
     pytest.importorskip("submitit")
     env = {**os.environ, "PAPERLIB_SEED_CACHE": str(tmp_path / "seedcache")}
-    seeds = "-p", "seeds=[0,1,2]"
+    # 3 seeds -> 3 jobs + 1 merge; one ADV-COMP-SUM and one TRADES weight (as the preflight) to keep it short
+    seeds = "-p", "seeds=[0,1,2]", "-p", "nus=[1.0]", "-p", "betas=[6.0]"
     split = _cli("reproduce", "compsum", "--profile", "smoke", *seeds, "--out", str(tmp_path / "split"), "-q",
                  "--executor", "submitit-local", "--split", "seeds", env=env)
     assert split.returncode == 0, split.stderr[-3000:]

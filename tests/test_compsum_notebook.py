@@ -58,13 +58,15 @@ def test_smoke_writes_results_notebook_and_figures(smoke_run):
     assert "verdict" in text and "C4" in text  # the claims table is printed
 
 
-def test_same_seed_gives_identical_smoke_metrics(smoke_run, tmp_path):
-    from conftest import run_cli
+def test_same_seed_gives_identical_smoke_metrics(smoke_run, fresh_run):
+    """This module's smoke run against the fresh-copy run of the whole project (tests/conftest.py: another folder,
+    another HOME, an empty cache): the same seed gives the same numbers."""
     out, _ = smoke_run
-    res = run_cli("reproduce", "compsum", "--profile", "smoke", "--out", str(tmp_path), "-q")
-    assert res.returncode == 0, res.stderr[-3000:]
+    res, fresh_out = fresh_run
+    if not (fresh_out / "compsum" / "results.json").is_file():
+        pytest.fail(f"compsum's smoke run in the fresh copy failed (exit {res.returncode}):\n{res.stderr[-3000:]}")
     first = json.loads((out / "compsum" / "results.json").read_text())
-    second = json.loads((tmp_path / "compsum" / "results.json").read_text())
+    second = json.loads((fresh_out / "compsum" / "results.json").read_text())
     drop = lambda m: {k: v for k, v in m.items() if k != "wall_s"}
     assert drop(first["metrics"]) == drop(second["metrics"])
     # as JSON text, so that a NaN (curves with no common clean-accuracy range) compares equal to itself

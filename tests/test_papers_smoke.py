@@ -11,12 +11,6 @@ tolerance stated there, so a refactor that changes a result fails here. After an
 of results, regenerate them from a clean checkout: ``paperlib verify PAPER --update``.
 """
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -34,38 +28,10 @@ CLAIM = {"id", "statement", "verdict", "conditions"}
 CONDITION = {"measurement", "test", "value", "margin", "verdict"}
 
 
-def _fresh_copy(dest: Path) -> Path:
-    """The files a clone of this checkout would have, copied to ``dest``."""
-    from conftest import ROOT
-
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                            capture_output=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def fresh_run(tmp_path_factory):
-    """``paperlib reproduce all --profile smoke`` in a fresh copy with a temporary HOME."""
-    base = tmp_path_factory.mktemp("fresh")
-    clone, home, out = _fresh_copy(base / "clone"), base / "home", base / "out"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERLIB_")}
-    env.update(HOME=str(home), PYTHONPATH=str(clone), XDG_CACHE_HOME=str(home / ".cache"))
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "paperlib", "reproduce", "all", "--profile", "smoke",
-                          "--out", str(out), "-q"], cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
-    print(f"fresh copy: all smoke profiles in {time.perf_counter() - t0:.0f} s")
-    return res, out
-
-
 @pytest.fixture(scope="module", params=sorted(papers()))
 def smoke(request, fresh_run):
-    """(slug, results, executed notebook, folder) of one paper's smoke run in the fresh copy."""
+    """(slug, results, executed notebook, folder) of one paper's smoke run in the fresh copy (``fresh_run`` is in
+    conftest.py: one run for the session, which tests/test_compsum_notebook.py also reads)."""
     slug = request.param
     res, out = fresh_run
     if not (out / slug / "results.json").is_file():

@@ -307,7 +307,8 @@ ADVERSARIAL_SETUPS = {
 }
 # `paperlib check compsum --profile full`: the paper's set-up on its smallest slice (a few images, short attacks),
 # only to show that the path runs; never a result.
-ADVERSARIAL_SETUPS["paper-preflight"] = replace(ADVERSARIAL_SETUPS["paper"], n_train=128, n_val=32, n_test=16,
+# the full profile's path on its smallest slice: one optimisation step (one batch of 64) and one evaluation batch
+ADVERSARIAL_SETUPS["paper-preflight"] = replace(ADVERSARIAL_SETUPS["paper"], n_train=64, n_val=16, n_test=16,
                                                 batch_size=64, train_attack_steps=2, val_attack_steps=2,
                                                 eval_steps=2, eval_batch_size=16, sanity_n=8, sanity_steps=2,
                                                 square_queries=10)

@@ -72,9 +72,11 @@ def _job(slug: str, profile: str, params: dict, out: str | None, env: dict[str, 
 
 
 def _wait(jobs: list, what: list[str], poll_s: float = 5.0) -> list[str]:
-    """Wait for every job, printing state changes; returns the errors of the failed ones."""
+    """Wait for every job, printing state changes; returns the errors of the failed ones. Polls every 0.2 s at
+    first, then less often, up to every ``poll_s`` seconds (a short job is not kept waiting for a long poll)."""
     last: dict[int, str] = {}
     t0 = time.perf_counter()
+    interval = 0.2
     while True:
         done = 0
         for i, job in enumerate(jobs):
@@ -86,7 +88,8 @@ def _wait(jobs: list, what: list[str], poll_s: float = 5.0) -> list[str]:
             done += job.done()
         if done == len(jobs):
             break
-        time.sleep(poll_s)
+        time.sleep(interval)
+        interval = min(poll_s, interval * 1.5)
     errors = []
     for job, name in zip(jobs, what):
         exc = job.exception()
