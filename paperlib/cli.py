@@ -106,6 +106,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise ReproError("--slurm-partition / --slurm options need --executor slurm")
     seed_cache = Path(args.seed_cache).resolve() if args.seed_cache else None
     if args.executor != "local" or args.split:
+        if args.jobs != 1:
+            raise ReproError("--jobs runs papers side by side on this machine; with --executor / --split every paper "
+                             "(or seed) is a job of its own already")
         from .repro.cluster import submit
         from .repro.runner import prepare
         if args.resume:
@@ -113,7 +116,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         plans = prepare(selected, args.profile, overrides, out, allow_dirty=args.allow_dirty)
         return submit(plans, args.profile, out, args.executor, args.split, slurm, seed_cache)
     return reproduce(selected, args.profile, overrides, out, stream=not args.quiet, allow_dirty=args.allow_dirty,
-                     resume=args.resume, seed_cache=seed_cache)
+                     resume=args.resume, seed_cache=seed_cache, jobs=args.jobs)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -121,7 +124,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     slugs = list(papers()) if args.papers == ["all"] else args.papers
     selected = [get_paper(s) for s in slugs]
-    return check(selected, args.profile, per_paper_overrides(selected, args.param))
+    return check(selected, args.profile, per_paper_overrides(selected, args.param), jobs=args.jobs)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -202,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-partition", metavar="P", help="SLURM partition")
     p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
                    help="any other sbatch option, e.g. --slurm account=lab --slurm qos=high")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="run N papers at the same time, each notebook in its own process (local runs; default 1)")
     p.add_argument("--seed-cache", metavar="DIR",
                    help="the per-seed results folder (a shared filesystem on a cluster; default: the cache)")
     p.set_defaults(func=cmd_reproduce)
@@ -209,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("papers", nargs="+", metavar="PAPER", help="paper slugs, or 'all'")
     p.add_argument("--profile", default="full", help="the profile whose path to check (default: full)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="check N papers at the same time (default 1)")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("lab", help="open a paper in JupyterLab on a working copy (the source stays untouched)")
     p.add_argument("paper", metavar="PAPER")

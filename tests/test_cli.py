@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 
 def _tree_state():
@@ -118,3 +118,11 @@ def test_a_notebook_edited_since_its_commit_is_announced_loudly(monkeypatch, cap
     rc = runner.reproduce([get_paper("compsum")], "smoke", {}, tmp_path, stream=False)
     err = capsys.readouterr().err
     assert rc == 1 and "WARNING: notebooks/compsum.py differs from the committed notebook" in err
+
+
+def test_jobs_is_checked_before_anything_runs(tmp_path):
+    res = run_cli("reproduce", "flgfn", "dapo", "--profile", "smoke", "--jobs", "0", "--out", str(tmp_path))
+    assert res.returncode != 0 and "--jobs 0" in res.stderr and not any(tmp_path.iterdir())
+    res = run_cli("reproduce", "compsum", "--profile", "smoke", "--jobs", "2", "--executor", "submitit-local",
+                  "--split", "seeds", "--out", str(tmp_path))
+    assert res.returncode != 0 and "--jobs runs papers side by side" in res.stderr

@@ -75,8 +75,9 @@ def test_the_scibert_stand_in_has_its_interface_and_a_preflight_names_the_fetch_
 
 
 #: what each full profile's preflight must name as missing on a fresh CPU-only machine without network, and the
-#: command it must print for it (compsum's CIFAR: tests/test_preflight.py)
+#: command it must print for it (None: the line itself is the check)
 EXPECTED_MISSING = {
+    "compsum": [("CIFAR10", None)],
     "mpt": [("SciBERT (allenai/scibert_scivocab_uncased", "from_pretrained('allenai/scibert_scivocab_uncased')")],
     "rnafm": [("RNA-FM checkpoint at scale 'paper'", "python -m paperlib.rnafm.pretrain --scale paper"),
               ("RNA corpus of 100,000 cmemit samples per family", "load_corpus(CorpusConfig(")],
@@ -85,28 +86,51 @@ EXPECTED_MISSING = {
 
 
 def test_every_paper_is_covered_by_a_full_profile_check_test():
-    assert set(papers()) == set(EXPECTED_MISSING) | {"compsum"}
+    assert set(papers()) == set(EXPECTED_MISSING)
+
+
+@pytest.fixture(scope="module")
+def check_all(tmp_path_factory):
+    """`paperlib check all --profile full --jobs 2`, once: {slug: its report lines}, and the whole run."""
+    # an empty cache (nothing pretrained or built yet) and no hub access: what a fresh CPU-only CI machine has
+    cache = tmp_path_factory.mktemp("check-cache")
+    env = {**os.environ, "PAPERLIB_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "paperlib", "check", "all", "--profile", "full", "--jobs", "2"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    print(f"check all --profile full --jobs 2: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    blocks, slug = {}, None
+    for line in out.stderr.splitlines():
+        head = line.split()
+        if len(head) >= 2 and head[0] in ("ok", "FAILED") and head[1] in papers():
+            slug = head[1]
+            blocks[slug] = []
+        if slug:
+            blocks[slug].append(line)
+    return out, blocks
+
+
+@pytest.mark.slow
+def test_check_all_passes(check_all):
+    out, blocks = check_all
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert sorted(blocks) == sorted(papers()), out.stderr[-4000:]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(EXPECTED_MISSING))
-def test_check_full_profile_runs_on_cpu_and_names_what_is_missing(slug, tmp_path):
-    """`paperlib check all --profile full` is this, paper after paper (one test each, so that each stays under a
-    minute of CPU; compsum's is in tests/test_preflight.py)."""
-    # an empty cache (nothing pretrained or built yet) and no hub access: what a fresh CPU-only CI machine has
-    env = {**os.environ, "PAPERLIB_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "paperlib", "check", slug, "--profile", "full"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)
-    wall = time.perf_counter() - t0
-    assert out.returncode == 0, out.stderr[-4000:]
-    assert f"ok      {slug} [full] ran on its smallest slice" in out.stderr and "on CPU" in out.stderr
-    named = [ln for ln in out.stderr.splitlines() if "missing here (a stand-in was used)" in ln]
-    assert len(named) == len(EXPECTED_MISSING[slug]), out.stderr
+def test_check_full_profile_runs_on_cpu_and_names_what_is_missing(slug, check_all):
+    """Each paper's part of `paperlib check all --profile full`: its path ran on the CPU, and exactly what is
+    missing here is named, with the command that gets it."""
+    out, blocks = check_all
+    assert slug in blocks, f"{slug} has no report line:\n{out.stderr[-4000:]}"
+    text = "\n".join(blocks[slug])
+    assert f"ok      {slug} [full] ran on its smallest slice" in text and "on CPU" in text, text[-4000:]
+    named = [ln for ln in blocks[slug] if "missing here (a stand-in was used)" in ln]
+    assert len(named) == len(EXPECTED_MISSING[slug]), text
     for what, fix in EXPECTED_MISSING[slug]:
-        assert f"missing here (a stand-in was used): {what}" in out.stderr, what
-        assert fix in out.stderr, fix
-    print(f"check {slug} --profile full: {wall:.0f} s", file=sys.stderr)
+        assert f"missing here (a stand-in was used): {what}" in text, what
+        assert fix is None or fix in text, fix
 
 
 def test_gpu_check_stops_clearly_without_a_gpu():

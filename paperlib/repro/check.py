@@ -8,7 +8,6 @@ and what is missing with the command that fixes it. Exit code 0 when every path 
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sys
@@ -19,7 +18,7 @@ from typing import Any
 
 from ..preflight import PREFLIGHT_ENV, PREFLIGHT_LOG_ENV, read_log
 from .registry import Paper, ReproError
-from .runner import RunFailed, _environment, run_paper
+from .runner import RunFailed, _environment, check_jobs, in_processes, run_paper
 from .seeds import SEED_CACHE_ENV
 
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
@@ -33,8 +32,10 @@ def fix_for(message: str) -> str | None:
     return None
 
 
-def check(papers: list[Paper], profile: str, overrides: dict[str, dict[str, Any]] | None = None) -> int:
-    """``overrides``: ``{slug: {name: value}}`` on top of each paper's preflight overrides."""
+def check(papers: list[Paper], profile: str, overrides: dict[str, dict[str, Any]] | None = None, jobs: int = 1) -> int:
+    """``overrides``: ``{slug: {name: value}}`` on top of each paper's preflight overrides. ``jobs``: papers checked
+    at the same time, each in a process of its own."""
+    check_jobs(jobs)
     plans = []
     for paper in papers:
         shrink = paper.preflight(profile)
@@ -43,35 +44,47 @@ def check(papers: list[Paper], profile: str, overrides: dict[str, dict[str, Any]
                              f"{{{profile}: {{...}}}}`: the overrides that shrink it to one seed and a few examples)")
         plans.append((paper, paper.resolve(profile, {**shrink, **(overrides or {}).get(paper.slug, {})})))
     failed = []
-    for paper, params in plans:
-        tmp = Path(tempfile.mkdtemp(prefix=f"paperlib-check-{paper.slug}-"))
-        log = tmp / "missing.jsonl"
-        t0 = time.perf_counter()
-        env = {PREFLIGHT_ENV: "1", PREFLIGHT_LOG_ENV: str(log), SEED_CACHE_ENV: "off"}
-        error = None
-        try:
-            with _environment(env):
-                res = run_paper(paper, profile, params, tmp / "out", stream=False)
-        except RunFailed as err:
-            error = str(err)
-        wall = time.perf_counter() - t0
-        missing = read_log(log)
-        if error is None:
-            hw = res["manifest"].get("hardware", {})
-            where = hw.get("gpu") or "CPU"
-            print(f"ok      {paper.slug} [{profile}] ran on its smallest slice in {wall:.0f} s on {where}",
+
+    def report(i, r):
+        slug, wall = r["slug"], r["wall_s"]
+        if r["error"] is None:
+            print(f"ok      {slug} [{profile}] ran on its smallest slice in {wall:.0f} s on {r['where']}",
                   file=sys.stderr, flush=True)
-            shutil.rmtree(tmp, ignore_errors=True)
         else:
-            failed.append(paper.slug)
-            print(f"FAILED  {paper.slug} [{profile}] after {wall:.0f} s: {error}", file=sys.stderr, flush=True)
-            fix = fix_for(error)
+            failed.append(slug)
+            print(f"FAILED  {slug} [{profile}] after {wall:.0f} s: {r['error']}", file=sys.stderr, flush=True)
+            fix = fix_for(r["error"])
             if fix:
                 print(f"        fix: {fix}", file=sys.stderr, flush=True)
-        for item in missing:
+        for item in r["missing"]:
             print(f"        missing here (a stand-in was used): {item['missing']}\n          get it: {item['fix']}",
                   file=sys.stderr, flush=True)
+
+    in_processes(_check_one, [(paper.slug, profile, params) for paper, params in plans], jobs, report)
     if failed:
         print(f"{len(failed)} of {len(plans)} profile path(s) did not run: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_one(slug: str, profile: str, params: dict) -> dict:
+    """One paper's preflight (here or in a worker process): {"slug", "error", "wall_s", "where", "missing"}."""
+    from .registry import get_paper
+
+    paper = get_paper(slug)
+    tmp = Path(tempfile.mkdtemp(prefix=f"paperlib-check-{slug}-"))
+    log = tmp / "missing.jsonl"
+    t0 = time.perf_counter()
+    env = {PREFLIGHT_ENV: "1", PREFLIGHT_LOG_ENV: str(log), SEED_CACHE_ENV: "off"}
+    error, where = None, None
+    try:
+        with _environment(env):
+            res = run_paper(paper, profile, params, tmp / "out", stream=False)
+        where = res["manifest"].get("hardware", {}).get("gpu") or "CPU"
+    except RunFailed as err:
+        error = str(err)
+    wall = time.perf_counter() - t0
+    missing = read_log(log)
+    if error is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"slug": slug, "error": error, "wall_s": wall, "where": where, "missing": missing}

@@ -100,6 +100,7 @@ class _Progress(logging.Filter):
     def __init__(self):
         super().__init__()
         self.slug, self.total, self.t0 = "", 0, time.perf_counter()
+        self.tagged = False  # several papers at once (--jobs): every notebook line names its paper
 
     def start(self, slug: str, total: int) -> None:
         self.slug, self.total, self.t0 = slug, total, time.perf_counter()
@@ -122,7 +123,8 @@ class _IndentFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if getattr(record, "progress", False):
             return record.getMessage()
-        return "\n".join("  | " + line for line in record.getMessage().rstrip().splitlines())
+        prefix = f"  [{_PROGRESS.slug}] | " if _PROGRESS.tagged else "  | "
+        return "\n".join(prefix + line for line in record.getMessage().rstrip().splitlines())
 
 
 _PROGRESS = _Progress()
@@ -293,31 +295,86 @@ def prepare(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[
 
 def reproduce(papers: list[Paper], profile: str, overrides: dict[str, Any] | dict[str, dict[str, Any]],
               out: Path | None, stream: bool = True, allow_dirty: bool = False, resume: bool = False,
-              seed_cache: Path | None = None) -> int:
+              seed_cache: Path | None = None, jobs: int = 1) -> int:
     """Check everything first (:func:`prepare`), then run each paper here; print where results went.
     Exit code. ``resume``: read the per-seed results an earlier (interrupted) run left
-    (:mod:`paperlib.repro.seeds`). Jobs on a cluster: :func:`paperlib.repro.cluster.submit`."""
+    (:mod:`paperlib.repro.seeds`). ``jobs``: papers run at the same time, each notebook in a process of its
+    own (its kernel takes its threads from its own parameters). Jobs on a cluster:
+    :func:`paperlib.repro.cluster.submit`."""
+    check_jobs(jobs)
     plans = prepare(papers, profile, overrides, out, allow_dirty)
     env = {SEED_CACHE_READ_ENV: "1" if resume else "0"}
     if seed_cache is not None:
         env[SEED_CACHE_ENV] = str(seed_cache)
     with _environment(env):
-        return _run_all(plans, profile, out, stream)
+        return _run_all(plans, profile, out, stream, jobs)
 
 
-def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, stream: bool) -> int:
+def check_jobs(jobs: int) -> None:
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ReproError(f"--jobs {jobs!r}: give the number of papers to run at the same time, 1 or more")
+
+
+def in_processes(fn, args: list[tuple], jobs: int, on_done) -> list:
+    """``fn(*a)`` for each ``a``: here, one after another (``jobs`` 1 or a single item), else in ``jobs`` spawned
+    processes; ``on_done(index, result)`` as each one finishes."""
+    if jobs <= 1 or len(args) <= 1:
+        out = []
+        for i, a in enumerate(args):
+            out.append(fn(*a))
+            on_done(i, out[-1])
+        return out
+    from ..training import run_in_workers  # torch and lightning: only imported when papers run side by side
+
+    return run_in_workers(fn, args, workers=min(jobs, len(args)), threads_per_worker=1,
+                          on_done=lambda i, r, n: on_done(i, r))
+
+
+def _run_one(slug: str, profile: str, params: dict, out: Path | None, stream: bool, tagged: bool) -> dict:
+    """One paper's run (in this process or a worker): {"slug", "results" or "error", "wall_s"}."""
+    from .registry import get_paper
+
+    paper = get_paper(slug)
+    _PROGRESS.tagged = tagged
+    if tagged:
+        print(f"== {slug}: {paper.title} [{profile}] started", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        return {"slug": slug, "results": run_paper(paper, profile, params, out, stream),
+                "wall_s": time.perf_counter() - t0}
+    except RunFailed as err:
+        return {"slug": slug, "error": str(err), "wall_s": time.perf_counter() - t0}
+
+
+def _run_all(plans: list[tuple[Paper, dict]], profile: str, out: Path | None, stream: bool, jobs: int = 1) -> int:
     done, failed = [], []
-    for paper, params in plans:
-        print(f"== {paper.slug}: {paper.title} [{profile}]", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        try:
-            done.append(run_paper(paper, profile, params, out, stream))
-            where = Destination.for_run(paper.slug, profile, out)
-            print(f"== {paper.slug}: done in {time.perf_counter() - t0:.0f} s -> {where.results}",
-                  file=sys.stderr, flush=True)
-        except RunFailed as err:
+    parallel = jobs > 1 and len(plans) > 1
+    if parallel:
+        print(f"== {len(plans)} papers, {min(jobs, len(plans))} at a time (each notebook's lines are tagged with "
+              "its paper)", file=sys.stderr, flush=True)
+
+    def report(i, r):
+        paper = plans[i][0]
+        if "error" in r:
             failed.append(paper.slug)
-            print(f"== FAILED {err}", file=sys.stderr, flush=True)
+            print(f"== FAILED {r['error']}", file=sys.stderr, flush=True)
+        else:
+            done.append(r["results"])
+            where = Destination.for_run(paper.slug, profile, out)
+            print(f"== {paper.slug}: done in {r['wall_s']:.0f} s -> {where.results}", file=sys.stderr, flush=True)
+
+    def one(paper, params):
+        if not parallel:
+            print(f"== {paper.slug}: {paper.title} [{profile}]", file=sys.stderr, flush=True)
+        return _run_one(paper.slug, profile, params, out, stream, parallel)
+
+    if parallel:
+        in_processes(_run_one, [(p.slug, profile, params, out, stream, True) for p, params in plans], jobs, report)
+    else:
+        in_processes(one, list(plans), 1, report)
+    order = [p.slug for p, _ in plans]
+    done.sort(key=lambda r: order.index(r["paper"]))
+    failed.sort(key=order.index)
     return finish(done, failed, len(plans), profile, out, show_table=not stream)
 
 
