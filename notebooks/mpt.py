@@ -23,8 +23,9 @@
 # (words and vectors); a verbalizer maps each class to label words whose logits at the slot score the class. Each
 # template's prompt model is tuned on the K labelled examples per class. (2) Their averaged class probabilities
 # pseudo-label an unlabelled pool ("a large number of pseudo labels", abstract; the paper's text here states no
-# selection rule, so each class keeps its 2K most confident examples: `paperlib.mpt.method.pseudo_label`, per-class
-# top-k, which unlike a confidence threshold does not shrink as K grows). (3) The PLM with a
+# selection rule, so each class keeps its `pseudo_per_k` x K most confident examples, with `pseudo_per_k` chosen on
+# the dev splits at a tuning seed by `reproductions/mpt/select_lm_k.py`: `paperlib.mpt.method.pseudo_label`,
+# per-class top-k, which unlike a confidence threshold does not shrink as K grows). (3) The PLM with a
 # classification head is fine-tuned on the labelled plus pseudo-labelled examples.
 #
 # **Here.** Four tasks at three granularities: citation function (ACL-ARC, SciCite), abstract sentence function
@@ -51,7 +52,7 @@ inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; 
 inlm_layers = 4
 inlm_embd = 128
 inlm_vocab = 16000
-inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text (the committed checkpoint: 4, as the first quick run)
+inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text (must be the committed checkpoint's: select_lm_k.py)
 pretrain_threads = 1  # one thread: on a busy 2-core machine two threads ran several times slower
 # data sizes
 train_subset = 2000  # a task's train split cut to this many (fixed per task; 0 keeps all)
@@ -67,7 +68,7 @@ final_steps = 60  # fine-tuning on labelled + pseudo-labelled, batch 32 (MPT and
 pooling = "mean"  # cached path's classifier: mean of the final states (the MLM's [CLS] is untrained without NSP) or cls; n_top=0 needs cls
 lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
-pseudo_per_k = 2  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (per-class top-k)
+pseudo_per_k = 2  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (chosen by select_lm_k.py)
 confusion_task = "scicite"  # the task whose per-class confusion is plotted
 zero_shot = True  # score the manual templates with the untuned LM first (what the LM knows of the label words)
 

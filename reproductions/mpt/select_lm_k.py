@@ -84,7 +84,11 @@ def measure(folder: Path, data: dict, dev_sentences: list[str], workers: int, lo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--candidate", type=Path, required=True, help="folder of the candidate checkpoint")
+    ap.add_argument("--candidate", type=Path, default=None,
+                    help="folder of the candidate checkpoint (none: only k is chosen, on the current LM)")
+    ap.add_argument("--apply", action="store_true",
+                    help="apply the decisions: copy a chosen candidate into reproductions/mpt/inlm and set the "
+                         "notebook's inlm_epochs and pseudo_per_k defaults")
     ap.add_argument("--current", type=Path, default=COMMITTED_INLM)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "selection.json")
@@ -108,22 +112,49 @@ def main() -> None:
     res = {"smoke": a.smoke, "rules": __doc__.split("The rules")[1].split("Everything else")[0].strip(), "ks": KS, "seeds": SEEDS,
            "grid": list(GRID), "dev_sizes": {t: len(d[1]) for t, d in data.items()}, "quick": QUICK}
     res["current"] = measure(a.current, data, dev_sentences, a.workers, log)
-    res["candidate"] = measure(a.candidate, data, dev_sentences, a.workers, log)
-    cur, cand = res["current"], res["candidate"]
-    lower_loss = cand["heldout_loss"] < cur["heldout_loss"]
-    not_worse = cand["few_shot_mean"]["prompts"] >= cur["few_shot_mean"]["prompts"]
-    chosen = "candidate" if lower_loss and not_worse else "current"
-    res["lm_decision"] = {"chosen": chosen, "candidate_lower_heldout_loss": lower_loss,
-                          "candidate_prompts_f1_not_lower": not_worse}
+    cur = res["current"]
+    if a.candidate is None:
+        chosen = "current"
+        res["lm_decision"] = {"chosen": chosen, "note": "no candidate measured"}
+    else:
+        res["candidate"] = cand = measure(a.candidate, data, dev_sentences, a.workers, log)
+        lower_loss = cand["heldout_loss"] < cur["heldout_loss"]
+        not_worse = cand["few_shot_mean"]["prompts"] >= cur["few_shot_mean"]["prompts"]
+        chosen = "candidate" if lower_loss and not_worse else "current"
+        res["lm_decision"] = {"chosen": chosen, "candidate_lower_heldout_loss": lower_loss,
+                              "candidate_prompts_f1_not_lower": not_worse}
     g = res[chosen]["pseudo_grid_mean"]
     score = {v: (g[str(v)]["mpt"] + g[str(v)]["self_training"]) / 2 for v in GRID}
     best = max(GRID, key=lambda v: (score[v], -v))
     res["k_decision"] = {"scores": {str(v): s for v, s in score.items()}, "pseudo_per_k": best}
     res["wall_s"] = time.perf_counter() - t0
     a.out.write_text(json.dumps(res, indent=1) + "\n")
-    log(f"LM: {chosen} (held-out loss {cur['heldout_loss']:.4f} -> {cand['heldout_loss']:.4f}; prompts dev macro-F1 "
-        f"{cur['few_shot_mean']['prompts']:.4f} -> {cand['few_shot_mean']['prompts']:.4f}); pseudo_per_k {best} "
-        f"(scores {score}); written {a.out}")
+    log(f"LM: {chosen} " + (f"(held-out loss {cur['heldout_loss']:.4f} -> {cand['heldout_loss']:.4f}; prompts dev "
+                            f"macro-F1 {cur['few_shot_mean']['prompts']:.4f} -> {cand['few_shot_mean']['prompts']:.4f})"
+                            if a.candidate else "") + f"; pseudo_per_k {best} (scores {score}); written {a.out}")
+    if a.apply:
+        apply(a.candidate if chosen == "candidate" else None, res[chosen]["epochs"], best, log)
+
+
+def apply(candidate: Path | None, epochs: float, pseudo_per_k: int, log) -> None:
+    """The decisions into the repository: the chosen checkpoint in reproductions/mpt/inlm (its files as written by
+    pretrain_inlm.py, SHA-256 sums in its MANIFEST.json) and the notebook's parameter defaults that must match."""
+    import re
+    import shutil
+
+    if candidate is not None:
+        for f in ("model.pt", "vocab.json", "MANIFEST.json"):
+            shutil.copyfile(candidate / f, COMMITTED_INLM / f)
+        log(f"copied {candidate} into {COMMITTED_INLM}")
+    nb = HERE.parents[1] / "notebooks" / "mpt.py"
+    src = nb.read_text()
+    for name, value in (("inlm_epochs", float(epochs)), ("pseudo_per_k", int(pseudo_per_k))):
+        src, n = re.subn(rf"^{name} = [^ ]+(  #.*)?$",
+                         lambda m: f"{name} = {value}" + (m.group(1) or ""), src, count=1, flags=re.M)
+        if n != 1:
+            raise ValueError(f"no `{name} = ...` line in {nb}")
+    nb.write_text(src)
+    log(f"{nb}: inlm_epochs = {float(epochs)}, pseudo_per_k = {int(pseudo_per_k)}")
 
 
 if __name__ == "__main__":
