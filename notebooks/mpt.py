@@ -88,7 +88,9 @@ from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 from paperlib.repro.record import Run
 from paperlib.training import check_precision
 
-torch.set_num_threads(max(threads, 1))
+if threads < 1 or pretrain_threads < 1:  # an error, not a silent 1: results.json records what ran
+    raise ValueError(f"threads and pretrain_threads must be >= 1, got {threads}, {pretrain_threads}")
+torch.set_num_threads(threads)
 run = Run("mpt", globals())
 T0 = time.perf_counter()
 
