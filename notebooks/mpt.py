@@ -68,7 +68,7 @@ final_steps = 60  # fine-tuning on labelled + pseudo-labelled, batch 32 (MPT and
 pooling = "mean"  # cached path's classifier: mean of the final states (the MLM's [CLS] is untrained without NSP) or cls; n_top=0 needs cls
 lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
-pseudo_per_k = 2  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (chosen by select_lm_k.py)
+pseudo_per_k = 1  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (chosen by select_lm_k.py)
 confusion_task = "scicite"  # the task whose per-class confusion is plotted
 zero_shot = True  # score the manual templates with the untuned LM first (what the LM knows of the label words)
 
