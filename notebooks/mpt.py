@@ -23,8 +23,9 @@
 # (words and vectors); a verbalizer maps each class to label words whose logits at the slot score the class. Each
 # template's prompt model is tuned on the K labelled examples per class. (2) Their averaged class probabilities
 # pseudo-label an unlabelled pool ("a large number of pseudo labels", abstract; the paper's text here states no
-# selection rule, so each class keeps its 2K most confident examples: `paperlib.mpt.method.pseudo_label`, per-class
-# top-k, which unlike a confidence threshold does not shrink as K grows). (3) The PLM with a
+# selection rule, so each class keeps its `pseudo_per_k` x K most confident examples, with `pseudo_per_k` chosen on
+# the dev splits at a tuning seed by `reproductions/mpt/select_lm_k.py`: `paperlib.mpt.method.pseudo_label`,
+# per-class top-k, which unlike a confidence threshold does not shrink as K grows). (3) The PLM with a
 # classification head is fine-tuned on the labelled plus pseudo-labelled examples.
 #
 # **Here.** Four tasks at three granularities: citation function (ACL-ARC, SciCite), abstract sentence function
@@ -51,7 +52,7 @@ inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; 
 inlm_layers = 4
 inlm_embd = 128
 inlm_vocab = 16000
-inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text (the committed checkpoint: 4, as the first quick run)
+inlm_epochs = 4.0  # passes over the ~0.76M-token train-split text (must be the committed checkpoint's: select_lm_k.py)
 pretrain_threads = 1  # one thread: on a busy 2-core machine two threads ran several times slower
 # data sizes
 train_subset = 2000  # a task's train split cut to this many (fixed per task; 0 keeps all)
@@ -60,14 +61,14 @@ test_size = 400  # test examples per task (fixed subset; 0 keeps all)
 max_len = 64  # tokens per filled input
 # tuning
 n_top = 1  # inlm: tune the top n blocks over cached frozen features (0 tunes the whole LM)
-tune_plm = True  # full path: prompt models tune the LM (False: only the template's vectors)
+tune_plm = True  # prompt models tune the LM with the template (False: only the template's vectors; needs n_top=0)
 prompt_steps = 60  # per prompt model, batch 16 (40 left the models far from fitting their K examples; 80 did not fit 8 seeds in 15 min)
 ft_steps = 60  # fine-tuning baseline, batch 16 (as the prompt models: equal budgets)
 final_steps = 60  # fine-tuning on labelled + pseudo-labelled, batch 32 (MPT and self-training alike)
-pooling = "mean"  # inlm classifier: mean of the final states (its [CLS] is untrained without NSP) or cls
+pooling = "mean"  # cached path's classifier: mean of the final states (the MLM's [CLS] is untrained without NSP) or cls; n_top=0 needs cls
 lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
-pseudo_per_k = 2  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (per-class top-k)
+pseudo_per_k = 1  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (chosen by select_lm_k.py)
 confusion_task = "scicite"  # the task whose per-class confusion is plotted
 zero_shot = True  # score the manual templates with the untuned LM first (what the LM knows of the label words)
 
@@ -87,7 +88,9 @@ from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 from paperlib.repro.record import Run
 from paperlib.training import check_precision
 
-torch.set_num_threads(max(threads, 1))
+if threads < 1 or pretrain_threads < 1:  # an error, not a silent 1: results.json records what ran
+    raise ValueError(f"threads and pretrain_threads must be >= 1, got {threads}, {pretrain_threads}")
+torch.set_num_threads(threads)
 run = Run("mpt", globals())
 T0 = time.perf_counter()
 
@@ -112,6 +115,11 @@ if inlm_source not in ("committed", "pretrain"):
     raise ValueError(f"inlm_source must be 'committed' or 'pretrain', got {inlm_source!r}")
 if pseudo_per_k < 0:
     raise ValueError(f"pseudo_per_k must be >= 0, got {pseudo_per_k}")
+if n_top == 0 and pooling != "cls":  # the whole-LM classifier (Classifier) reads the [CLS] / last-token state
+    raise ValueError(f"n_top=0 tunes the whole LM, whose classifier pools the [CLS] state: pass -p pooling=cls "
+                     f"(got {pooling!r})")
+if n_top > 0 and not tune_plm:  # the cached path always tunes the top blocks with the template
+    raise ValueError("tune_plm=False (only the template's vectors tuned) needs the whole-LM path: pass -p n_top=0")
 
 # %% [markdown]
 # ## Data and the pretrained LM

@@ -92,6 +92,34 @@ def test_run_cell_labellers(cell_setup, monkeypatch):
     assert set(out["f1"]) >= set(ex.METHODS)
 
 
+def test_pseudo_grid_reuses_the_labellers_and_leaves_the_cell_unchanged(cell_setup, monkeypatch):
+    """Tuning the pseudo-label k (validation data): the grid's other values train only extra final models on the
+    same labellers' probabilities with per-class k = value x K; the cell's own results do not move, and the grid's
+    entry at the profile's value is the cell's own."""
+    inputs, y_train, y_test = cell_setup
+    plain = ex.run_cell(inputs, 2, 0, y_train, y_test)
+    calls = []
+    real_pl = ex.pseudo_label
+
+    def pl(probs, per_class, *a, **k):
+        calls.append((np.array(probs), per_class))
+        return real_pl(probs, per_class, *a, **k)
+
+    monkeypatch.setattr(ex, "pseudo_label", pl)
+    out = ex.run_cell(inputs, 2, 0, y_train, y_test, pseudo_grid=(1, 2, 3))
+    assert out["f1"] == plain["f1"] and out["pred"] == plain["pred"]
+    assert set(out["pseudo_grid"]) == {1, 2, 3}
+    assert out["pseudo_grid"][2] == {"self_training": out["f1"]["self_training"], "mpt": out["f1"]["mpt"]}
+    assert [pc for _, pc in calls] == [4, 4, 2, 2, 6, 6]  # the cell's two, then (ST, MPT) per other value
+    st, mpt = calls[0][0], calls[1][0]
+    for j in (2, 4):
+        np.testing.assert_array_equal(calls[j][0], st)
+        np.testing.assert_array_equal(calls[j + 1][0], mpt)
+    assert out["pseudo"]["mpt@3"]["n"] >= out["pseudo"]["mpt"]["n"] >= out["pseudo"]["mpt@1"]["n"]
+    with pytest.raises(ValueError, match="pseudo_grid"):
+        ex.run_cell(inputs, 2, 0, y_train, y_test, pseudo_grid=(-1,))
+
+
 def test_full_path_on_a_tiny_random_bert(monkeypatch):
     """The full profile's path (a Hugging Face masked LM, the whole LM tuned with each template, no cached
     features) on a tiny BERT built from a config (no download): one cell runs every method, the LM weights of a

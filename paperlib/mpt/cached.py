@@ -126,13 +126,16 @@ class _Top(nn.Module):
             for i, it in enumerate(items):
                 x[i, : len(it)] = it.h.float()
         attn = pad[:, None, None, :]
+        if pooling != "mean":  # only the slot's final state is used: the last block computes it alone
+            for blk in self.blocks[:-1]:
+                x = blk(x, attn)
+            slot = torch.tensor([it.slot for it in items], device=dev)
+            return self.ln_f(self.blocks[-1].forward_at(x, attn, slot))
         for blk in self.blocks:
             x = blk(x, attn)
         h = self.ln_f(x)
-        if pooling == "mean":
-            m = pad[..., None].float()
-            return (h * m).sum(1) / m.sum(1)
-        return h[torch.arange(len(items), device=dev), torch.tensor([it.slot for it in items], device=dev)]
+        m = pad[..., None].float()
+        return (h * m).sum(1) / m.sum(1)
 
 
 class TopPromptModel(nn.Module):

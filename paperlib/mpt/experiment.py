@@ -93,7 +93,11 @@ class TaskInputs:
         return PromptModel(b, template, VERBALIZERS[self.task], self.cfg.max_len, self.cfg.tune_plm, seed).to(self.device)
 
 
-def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test: np.ndarray) -> dict:
+def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test: np.ndarray,
+             pseudo_grid=()) -> dict:
+    """Every method on one (task, K, seed) cell. ``pseudo_grid`` (tuning runs only, on validation data): other
+    values of ``pseudo_per_k`` whose final models (self-training and MPT) are also trained on the same labellers'
+    probabilities, their macro-F1 in ``out["pseudo_grid"][value]``; the cell's own results are unchanged."""
     cfg, task = inputs.cfg, inputs.task
     t0 = time.perf_counter()
     C = len(VERBALIZERS[task])
@@ -120,6 +124,7 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
         return model
 
     def final_model(key, idx, lab):
+        torch.manual_seed(seed)  # every final model starts from the same head, whatever ran before it
         model = fit(inputs.classifier(C), "cls", np.concatenate([lab_idx, pool_idx[idx]]),
                     np.concatenate([y_lab, lab]), cfg.final, key)
         out["pseudo"][key] = {"n": int(len(idx)),
@@ -160,6 +165,18 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
 
     for name, p in p_test.items():
         out["f1"][name] = macro_f1(y_test, p.argmax(1), C)
+    out["pseudo_grid"] = {}
+    for ppk in pseudo_grid:
+        if ppk < 0:
+            raise ValueError(f"pseudo_grid values must be >= 0, got {ppk}")
+        row = {}
+        for m, probs in (("self_training", p_pool_ft), ("mpt", ens)):
+            if ppk == cfg.pseudo_per_k:
+                row[m] = out["f1"][m]
+            else:
+                i, lab_ = pseudo_label(probs, ppk * k)
+                row[m] = macro_f1(y_test, final_model(f"{m}@{ppk}", i, lab_).argmax(1), C)
+        out["pseudo_grid"][ppk] = row
     out["pred"] = {m: p_test[m].argmax(1).astype(int).tolist() for m in ("ft", "self_training", "mpt")}
     out["wall_s"] = time.perf_counter() - t0
     return out
@@ -175,7 +192,7 @@ def task_subsets(train, test, train_subset: int, test_size: int, task: str):
     return cut(train, train_subset), cut(test, test_size)
 
 
-def run_task(backend, task: str, train, test, ks, seeds, cfg: dict) -> dict:
+def run_task(backend, task: str, train, test, ks, seeds, cfg: dict, pseudo_grid=()) -> dict:
     """Every (K, seed) cell of one task (a worker job)."""
     cfg = CellConfig.from_dict(cfg)
     t0 = time.perf_counter()
@@ -183,18 +200,19 @@ def run_task(backend, task: str, train, test, ks, seeds, cfg: dict) -> dict:
     y_train = np.array([e.label for e in train])
     y_test = np.array([e.label for e in test])
     with autocast(inputs.device, cfg.precision):
-        cells = [run_cell(inputs, k, s, y_train, y_test) for k in ks for s in seeds]
+        cells = [run_cell(inputs, k, s, y_train, y_test, pseudo_grid) for k in ks for s in seeds]
     return {"task": task, "cells": cells, "build_s": inputs.build_s,
             "build_examples_per_s": inputs.build_examples_per_s, "wall_s": time.perf_counter() - t0,
             "y_test": y_test.tolist()}
 
 
 def run_grid(backend, data: dict, ks, seeds, cfg: CellConfig, workers: int = 2, threads_per_worker: int = 1,
-             log=print) -> list[dict]:
+             log=print, pseudo_grid=()) -> list[dict]:
     """``data``: task -> (train subset, test subset). One job per task, biggest test set first."""
     t0 = time.perf_counter()
     tasks = sorted(data, key=lambda t: -len(data[t][1]))
-    jobs = [(backend, t, data[t][0], data[t][1], list(ks), list(seeds), asdict(cfg)) for t in tasks]
+    jobs = [(backend, t, data[t][0], data[t][1], list(ks), list(seeds), asdict(cfg), tuple(pseudo_grid))
+            for t in tasks]
 
     def done(i, r, n):
         f = {m: np.mean([c["f1"][m] for c in r["cells"]]) for m in ("ft", "prompts", "self_training", "mpt")}

@@ -52,6 +52,23 @@ class EncoderBlock(nn.Module):
         x = x + self.drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
         return x + self.drop(self.mlp(self.ln2(x)))
 
+    def forward_at(self, x, attn_mask, pos):
+        """The block's output (B, C) at one position per row (``pos``, (B,)): the query, the projection and the
+        MLP only there, keys and values everywhere. Equal to ``forward(x, attn_mask)[arange(B), pos]`` (in
+        training mode, with dropout drawn only where it can reach that output); for a last block whose only
+        use is one position (a [MASK] slot), it skips the per-token work of every other position."""
+        B, T, C = x.shape
+        rows = torch.arange(B, device=x.device)
+        h = self.ln1(x)
+        q = F.linear(h[rows, pos], self.qkv.weight[:C], self.qkv.bias[:C])
+        k, v = F.linear(h, self.qkv.weight[C:], self.qkv.bias[C:]).split(C, dim=2)
+        hd = C // self.n_head
+        q = q.view(B, 1, self.n_head, hd).transpose(1, 2)
+        k, v = (t.view(B, T, self.n_head, hd).transpose(1, 2) for t in (k, v))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=self.p if self.training else 0.0)
+        xs = x[rows, pos] + self.drop(self.proj(y.transpose(1, 2).reshape(B, C)))
+        return xs + self.drop(self.mlp(self.ln2(xs)))
+
 
 class BertMLM(nn.Module):
     def __init__(self, cfg: BertConfig):
