@@ -45,8 +45,12 @@
 seeds = [0, 1, 2, 3, 4]  # evaluation seeds (the pilot's tuning seeds 100-101 are not among them)
 workers = 2  # worker processes (one seed each)
 threads = 1  # torch threads per worker
-lm = ""  # "" = the small GPT on chain sums; "smollm2" or a hub id = a real LM (full profile; not implemented yet)
+device = "cpu"  # torch device of every seed's models: cpu | cuda[:N] | auto (cuda when present)
+precision = "32-true"  # autocast of the seed's forward passes: 32-true | bf16-mixed | 16-mixed
+lm = ""  # "" = the small GPT on chain sums; "smollm2" (SmolLM2-135M-Instruct from PyPI, offline) or a hub id = a real LM
 task = "arithmetic"  # arithmetic (paperlib.data.arithmetic) | chain_sum | gsm_symbolic (reasoning-gym, with lm)
+lm_max_new_tokens = 128  # LM runs: longest response or continuation (tokens)
+lm_eval_chunk = 64  # LM runs: most sequences sampled at once in the held-out evaluation
 # task: chain sums with worked steps (paperlib.data.arithmetic)
 min_terms = 5  # training and evaluation prompts: terms uniform in [min_terms, max_terms] (4-5 worked steps)
 max_terms = 6
@@ -92,12 +96,15 @@ import numpy as np
 import torch
 
 from paperlib.dapo.claims import seed_spread
-from paperlib.dapo.experiment import ARMS, DAPOConfig, run_all
+from paperlib.dapo.experiment import ARMS, DAPOConfig, pretrained_lm, run_all, run_all_lm
 from paperlib.repro.record import Run
 from paperlib.rl.sft import SFTConfig, train_sft
+from paperlib.training import check_precision, resolve_device
 
 torch.set_num_threads(max(threads, 1) * max(workers, 1))
 run = Run("dapo", globals())
+device = str(resolve_device(device))  # "auto" -> cuda or cpu, before any model is built
+check_precision(precision)
 T0 = time.perf_counter()
 
 
@@ -107,10 +114,16 @@ def log(msg):
 
 if not seeds or len(set(seeds)) != len(seeds):
     raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
-if lm or task != "arithmetic":
-    raise NotImplementedError(
-        f"lm={lm!r}, task={task!r}: the real-LM path (paperlib.nn.hf + paperlib.data.reasoning) is wired in the profile "
-        "but stage A's step segmentation of free-form responses is not written yet; run the quick profile (see REPORT.md)")
+if bool(lm) != (task != "arithmetic"):
+    raise ValueError(f"lm={lm!r}, task={task!r}: the small GPT (lm='') runs task='arithmetic'; a pretrained LM runs a "
+                     "reasoning-gym task (chain_sum or gsm_symbolic)")
+if lm and task not in ("chain_sum", "gsm_symbolic"):
+    raise ValueError(f"unknown reasoning-gym task {task!r}; valid: chain_sum, gsm_symbolic")
+# gsm_symbolic has no step labels: neither the oracle control nor the critic check can run; their claims are not assessed
+arms = ARMS if task in ("arithmetic", "chain_sum") else tuple(a for a in ARMS if a != "oracle")
+not_run = [] if "oracle" in arms else ["oracle_acc", "oracle_mid_acc"]
+if task == "gsm_symbolic":
+    not_run += [f"critic_{k}" for k in ("hit_rate", "chance", "drop_at_first_wrong", "drop_at_right_steps")]
 if set(seeds) & {100, 101}:
     raise ValueError("seeds 100 and 101 were the pilot's tuning seeds; evaluation seeds must differ")
 
@@ -120,14 +133,28 @@ if set(seeds) & {100, 101}:
 # sizes; with the defaults it is the same cached checkpoint). Its sampled accuracy on the evaluation prompts is
 # the SFT arm.
 
+#
+# With `lm` set there is no SFT stage: the pretrained chat LM (an instruct model, itself fine-tuned) is the reference
+# policy, the actor's and the critic's initialisation, and the task is reasoning-gym's `task` in the LM's chat format
+# (`paperlib.dapo.tasks.ReasoningSteps`: a free-form response is cut into steps on its text, each equation of a
+# chain_sum response one step, and each step's last character mapped to its token).
+
 # %%
+if lm:
+    lm_task_config = (dict(min_terms=min_terms, max_terms=max_terms, min_digits=min_digits, max_digits=max_digits)
+                      if task == "chain_sum" else {})
+    sft = pretrained_lm(lm, device, log=log)  # loaded once here; run_all_lm reuses it in this process (workers=1)
+    run.metric("lm/params", sft.num_params())
+    run.metric("lm/load_s", sft.load_s)
+    log(f"{lm}: {sft.num_params():,} parameters, loaded in {sft.load_s:.0f} s; task {task} {lm_task_config}")
 sft_cfg = SFTConfig(chunk_examples=sft_chunk, max_examples=sft_max_examples, p_error=p_error, min_terms=sft_min_terms,
                     max_terms=sft_max_terms, min_digits=min_digits, max_digits=max_digits, width=width, lr=sft_lr,
                     n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size)
-sft, sft_info = train_sft(sft_cfg, log=log)
-for k in ("params", "final_loss", "loss_floor", "examples", "converged"):
-    run.metric(f"sft/{k}", sft_info[k])
-run.metric("sft/cache_key", sft_cfg.key())
+if not lm:
+    sft, sft_info = train_sft(sft_cfg, log=log)
+    for k in ("params", "final_loss", "loss_floor", "examples", "converged"):
+        run.metric(f"sft/{k}", sft_info[k])
+    run.metric("sft/cache_key", sft_cfg.key())
 
 # %% [markdown]
 # ## Stage A, critic, stage B: every arm, every seed
@@ -137,25 +164,33 @@ run.metric("sft/cache_key", sft_cfg.key())
 # prompts (sampled answers, temperature 1).
 
 # %%
-base = dict(arms=ARMS, n_prompts=n_prompts, min_terms=min_terms, max_terms=max_terms, min_digits=min_digits,
-            max_digits=max_digits, width=width, max_len=block_size, n_rollouts=n_rollouts, mc_samples=mc_samples,
-            critic_epochs=critic_epochs, critic_lr=critic_lr, updates=updates, batch_size=batch_size, dapo_lr=dapo_lr,
-            dapo_beta=dapo_beta, dpo_lr=dpo_lr, dpo_beta=dpo_beta, pairs_per_prompt=pairs_per_prompt,
-            eval_prompts=eval_prompts, eval_samples=eval_samples, check_problems=check_problems, p_error=p_error)
-results = run_all(sft, [DAPOConfig(seed=s, **base) for s in seeds], workers=workers, threads_per_worker=threads, log=log)
+base = dict(arms=arms, n_prompts=n_prompts, min_terms=min_terms, max_terms=max_terms, min_digits=min_digits,
+            max_digits=max_digits, width=width, max_len=lm_max_new_tokens if lm else block_size, n_rollouts=n_rollouts,
+            mc_samples=mc_samples, critic_epochs=critic_epochs, critic_lr=critic_lr, updates=updates,
+            batch_size=batch_size, dapo_lr=dapo_lr, dapo_beta=dapo_beta, dpo_lr=dpo_lr, dpo_beta=dpo_beta,
+            pairs_per_prompt=pairs_per_prompt, eval_prompts=eval_prompts, eval_samples=eval_samples,
+            check_problems=check_problems, p_error=p_error, device=device, precision=precision,
+            eval_chunk=lm_eval_chunk if lm else 0)
+cfgs = [DAPOConfig(seed=s, **base) for s in seeds]
+if lm:  # one process (the LM is loaded once; one GPU)
+    results = run_all_lm(lm, task, lm_task_config, cfgs, workers=1, threads_per_worker=max(threads, 1) * max(workers, 1),
+                         log=log)
+else:
+    results = run_all(sft, cfgs, workers=workers, threads_per_worker=threads, log=log)
 R = {r["seed"]: r for r in results}
-for a in ARMS:
+for a in arms:
     run.measure(f"{a}_acc", [R[s]["acc"][a] for s in seeds])
     run.measure(f"{a}_mid_acc", [R[s]["mid_acc"][a] for s in seeds])
-for k in ("hit_rate", "chance", "drop_at_first_wrong", "drop_at_right_steps"):
-    run.measure(f"critic_{k}", [R[s]["critic_check"][k] for s in seeds])
+if "critic_hit_rate" not in not_run:
+    for k in ("hit_rate", "chance", "drop_at_first_wrong", "drop_at_right_steps"):
+        run.measure(f"critic_{k}", [R[s]["critic_check"][k] for s in seeds])
 for s in seeds:
     run.metric(f"seed={s}/stage_a", R[s]["stage_a"])
     run.metric(f"seed={s}/critic", R[s]["critic"])
     run.metric(f"seed={s}/arms", R[s]["arms"])
     run.metric(f"seed={s}/wall_s", R[s]["wall_s"])
-run.metric("spread", {a: seed_spread(run.measurements[f"{a}_acc"]) for a in ARMS})
-log("accuracy (mean over seeds): " + ", ".join(f"{a} {np.mean(run.measurements[f'{a}_acc']):.3f}" for a in ARMS))
+run.metric("spread", {a: seed_spread(run.measurements[f"{a}_acc"]) for a in arms})
+log("accuracy (mean over seeds): " + ", ".join(f"{a} {np.mean(run.measurements[f'{a}_acc']):.3f}" for a in arms))
 
 # %% [markdown]
 # ## Accuracy per arm
@@ -164,17 +199,17 @@ log("accuracy (mean over seeds): " + ", ".join(f"{a} {np.mean(run.measurements[f
 # %%
 colors = {"sft": "tab:gray", "dpo": "tab:blue", "dapo": "tab:red", "oracle": "tab:green"}
 labels = {"sft": "SFT (pi_ref)", "dpo": "DPO (outcome pairs)", "dapo": "DAPO (critic)", "oracle": "DAPO, oracle critic\n(control)"}
-rows = [dict(seed=s, arm=a, acc=R[s]["acc"][a], mid_acc=R[s]["mid_acc"][a]) for s in seeds for a in ARMS]
+rows = [dict(seed=s, arm=a, acc=R[s]["acc"][a], mid_acc=R[s]["mid_acc"][a]) for s in seeds for a in arms]
 fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
 for s in seeds:
-    axs[0].plot(range(len(ARMS)), [R[s]["acc"][a] for a in ARMS], color="k", alpha=0.15, lw=0.8)
-for i, a in enumerate(ARMS):
+    axs[0].plot(range(len(arms)), [R[s]["acc"][a] for a in arms], color="k", alpha=0.15, lw=0.8)
+for i, a in enumerate(arms):
     v = run.measurements[f"{a}_acc"]
     axs[0].scatter([i] * len(v), v, color=colors[a], s=18, zorder=3)
     axs[0].errorbar(i + 0.15, np.mean(v), yerr=np.std(v, ddof=1) if len(v) > 1 else 0, fmt="D", color=colors[a], ms=6)
-axs[0].set_xticks(range(len(ARMS)), [labels[a] for a in ARMS], fontsize=7)
+axs[0].set_xticks(range(len(arms)), [labels[a] for a in arms], fontsize=7)
 axs[0].set_ylabel("held-out sampled accuracy"); axs[0].set_title("Accuracy per arm (dots: seeds; diamond: mean +- sd)")
-for a in ("dpo", "dapo", "oracle"):
+for a in [a for a in ("dpo", "dapo", "oracle") if a in arms]:
     m = [np.mean(run.measurements[f"{a}_{k}"]) for k in ("mid_acc", "acc")]
     axs[1].plot([0, updates // 2, updates], [np.mean(run.measurements["sft_acc"])] + m, "o-", color=colors[a], label=labels[a].replace("\n", " "))
 axs[1].set_xlabel("Adam steps"); axs[1].set_ylabel("held-out sampled accuracy (mean over seeds)")
@@ -201,22 +236,23 @@ axs[0].axvspan(0, 1, color="tab:orange", alpha=0.15, label="the first wrong step
 axs[0].set_xlabel("state, relative to the first wrong step"); axs[0].set_ylabel("critic value V(s)")
 axs[0].set_title("Critic value along a wrong solution"); axs[0].legend(fontsize=7)
 x = np.arange(len(seeds))
-axs[1].bar(x - 0.2, run.measurements["critic_hit_rate"], 0.4, color=colors["dapo"], label="largest drop at the first wrong step")
-axs[1].bar(x + 0.2, run.measurements["critic_chance"], 0.4, color="tab:gray", label="chance")
+cc = {k: [R[s]["critic_check"][k] for s in seeds] for k in ("hit_rate", "chance", "drop_at_first_wrong", "drop_at_right_steps")}
+axs[1].bar(x - 0.2, cc["hit_rate"], 0.4, color=colors["dapo"], label="largest drop at the first wrong step")
+axs[1].bar(x + 0.2, cc["chance"], 0.4, color="tab:gray", label="chance")
 axs[1].set_xticks(x, [str(s) for s in seeds]); axs[1].set_xlabel("seed"); axs[1].set_ylabel("share of solutions")
 axs[1].legend(fontsize=7); axs[1].set_title("Locating the first wrong step")
 run.figure(fig, "critic_value", crow)
 plt.show()
-log(f"critic: hit rate {np.mean(run.measurements['critic_hit_rate']):.3f} (chance {np.mean(run.measurements['critic_chance']):.3f}); "
-    f"mean value change at the first wrong step {np.mean(run.measurements['critic_drop_at_first_wrong']):+.3f}, "
-    f"at right steps {np.mean(run.measurements['critic_drop_at_right_steps']):+.3f}")
+log(f"critic: hit rate {np.mean(cc['hit_rate']):.3f} (chance {np.mean(cc['chance']):.3f}); "
+    f"mean value change at the first wrong step {np.mean(cc['drop_at_first_wrong']):+.3f}, "
+    f"at right steps {np.mean(cc['drop_at_right_steps']):+.3f}")
 
 # %% [markdown]
 # ## Claims
 # Verdicts from `reproductions/dapo/claims.yaml`, computed from the per-seed measurements above.
 
 # %%
-run.check_claims()
+run.check_claims(not_run=not_run)
 print(run.claims_table())
 run.metric("wall_s", time.perf_counter() - T0)
 run.save();

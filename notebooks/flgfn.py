@@ -37,6 +37,8 @@
 # %% tags=["parameters"]
 seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # evaluation seeds (12, the pilot's power rule; the pilot used 100-103)
 workers = 2  # worker processes with one torch thread each (runs repeat bit for bit on a CPU)
+device = "cpu"  # torch device of every run: cpu | cuda[:N] | auto (cuda when present)
+precision = "32-true"  # the losses' forward pass: 32-true | bf16-mixed | 16-mixed (autocast; the L1 stays float64)
 setup = "quick"  # sizes and budgets: quick | smoke | full (experiment.SETUPS: "<env>", "<env>-smoke", "<env>-full")
 envs = ["hypergrid", "set"]  # environments (both are needed by the claims)
 steps = 0  # gradient steps per run for every method; 0 keeps the setup's (quick: 400)
@@ -58,9 +60,11 @@ from paperlib.flgfn import claims as fc
 from paperlib.flgfn import experiment as ex
 from paperlib.flgfn.sampler import METHODS
 from paperlib.repro.record import Run
-from paperlib.training import worker_pool
+from paperlib.training import check_precision, resolve_device, worker_pool
 
 run = Run("flgfn", globals())  # records the parameters cell's values
+device = str(resolve_device(device))  # "auto" -> cuda or cpu
+check_precision(precision)
 if setup not in ("quick", "smoke", "full"):
     raise ValueError(f"setup must be quick, smoke or full, got {setup!r}")
 for name, v in (("hypergrid_lr", hypergrid_lr), ("hypergrid_exp", hypergrid_exp), ("set_lr", set_lr),
@@ -159,7 +163,7 @@ for env_name in envs:
     log(f"{env_name}: {len(seeds)} seeds x {len(METHODS)} methods, {study.steps} steps of {study.batch_size} "
         f"trajectories each")
     rows[env_name] = run.per_seed(env_name, seeds, lambda todo, s=study, e=env_name: ex.run_study(
-        s, todo, METHODS, hparams[e], workers, log, pool=pool), log)
+        s, todo, METHODS, hparams[e], workers, log, pool=pool, device=device, precision=precision), log)
     for name, values in fc.measurements(rows[env_name], env_name, METHODS, seeds).items():
         run.measure(name, values)
     for m in METHODS:

@@ -102,7 +102,7 @@ class ValueTable:
     def __init__(self, p):
         self.p = p
 
-    def values(self, problems, prompt_ids, prefixes):
+    def values(self, problems, prompt_ids, prefixes, chunk=512, task=None):
         return np.array([oracle_value(problems[i], pre) for i, pre in zip(prompt_ids, prefixes)])
 
 

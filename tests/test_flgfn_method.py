@@ -186,3 +186,30 @@ def test_bad_input_is_a_clear_error():
     from paperlib.flgfn.experiment import SETUPS, train_job
     with pytest.raises(ValueError, match="method must be one of"):
         train_job(SETUPS["set-smoke"], "fldb", 0, 1e-3, 0.5)
+
+
+def test_device_and_precision_from_the_profile():
+    """The loop takes its device and precision as parameters: explicit cpu gives the default's numbers bit
+    for bit, bf16-mixed autocast runs and learns, and bad names fail before training."""
+    import pytest
+    from paperlib.flgfn.experiment import Study, kw, train_job
+    study = Study("hypergrid", kw(dim=2, side=4), steps=20, eval_every=10, hidden=16, batch_size=8)
+    base = train_job(study, "fl-db-incomplete", 0, 0.003, 0.5)
+    cpu = train_job(study, "fl-db-incomplete", 0, 0.003, 0.5, device="cpu", precision="32-true")
+    assert cpu["l1"] == base["l1"] and cpu["transitions_used"] == base["transitions_used"]
+    bf = train_job(study, "db", 0, 0.003, 0.5, device="cpu", precision="bf16-mixed")
+    assert np.isfinite(bf["l1"]).all() and not bf["diverged"]
+    with pytest.raises(ValueError, match="precision"):
+        train_job(study, "db", 0, 0.003, 0.5, precision="fp8")
+    with pytest.raises(ValueError, match="device"):
+        train_job(study, "db", 0, 0.003, 0.5, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            train_job(study, "db", 0, 0.003, 0.5, device="cuda")
+
+
+def test_env_moves_to_a_device_whole():
+    from paperlib.flgfn.envs import make_env
+    env = make_env("set", n_elements=5, set_size=2)
+    assert env.to("cpu") is env
+    assert env.device == torch.device("cpu") and env.parent_mask.device == env.device

@@ -25,7 +25,7 @@ from ..nn.gpt import GPT, generate, pack_prompts
 @dataclass
 class State:
     prompt: int  # index of the problem
-    prefix: list[int]  # response token ids of the steps written so far (each step ends with ';')
+    prefix: list[int]  # response token ids of the steps written so far (chain sums: each step ends with ';')
     t: int  # number of steps in the prefix
     completions: list[list[int]] = field(default_factory=list)  # response ids after the prefix (EOS kept)
     rewards: list[float] = field(default_factory=list)  # verifier reward of prefix + completion
@@ -67,16 +67,30 @@ def reward(problem, response_ids) -> float:
 
 @torch.no_grad()
 def sample_continuations(policy: GPT, problems, prefixes: list[list[int]], max_len: int, gen: torch.Generator,
-                         chunk: int = 512) -> list[list[int]]:
-    """One pi continuation of each (problem, prefix): response ids after the prefix, EOS kept."""
+                         chunk: int = 512, task=None) -> list[list[int]]:
+    """One pi continuation of each (problem, prefix): response ids after the prefix, EOS kept. ``task``:
+    a ``paperlib.dapo.tasks`` task (default: the small GPT's chain sums)."""
+    task = _task(task)
+    device = _device(policy)
     out = []
     for a in range(0, len(prefixes), chunk):
-        heads = [head_ids(p) + list(pre) for p, pre in zip(problems[a:a + chunk], prefixes[a:a + chunk])]
-        x, xm, P = pack_prompts(heads, None, arithmetic.PAD)
-        toks, _ = generate(policy, x, xm, max_len, arithmetic.EOS, pad_id=arithmetic.PAD, generator=gen,
-                           banned_ids=(arithmetic.BOS,))
-        out += [strip(toks[i, P:].tolist()) for i in range(len(heads))]
+        heads = [task.head_ids(p) + list(pre) for p, pre in zip(problems[a:a + chunk], prefixes[a:a + chunk])]
+        x, xm, P = pack_prompts(heads, None, task.PAD, device=device)
+        toks, _ = generate(policy, x, xm, max_len, task.EOS, pad_id=task.PAD, generator=gen,
+                           banned_ids=task.banned_ids)
+        out += [task.strip(toks[i, P:].tolist()) for i in range(len(heads))]
     return out
+
+
+def _task(task):
+    if task is None:
+        from .tasks import ARITHMETIC
+        return ARITHMETIC
+    return task
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
 
 
 def step_prefixes(response_ids) -> list[list[int]]:
@@ -96,19 +110,22 @@ def first_action(completion) -> tuple[list[int], bool]:
     return ids, True
 
 
-def stage_a(ref: GPT, problems, n_rollouts: int, mc_samples: int, max_len: int, seed: int) -> StageA:
-    """Base solutions, their states, and ``mc_samples`` completions of every state, all by ``ref``."""
+def stage_a(ref: GPT, problems, n_rollouts: int, mc_samples: int, max_len: int, seed: int, task=None,
+            chunk: int = 512) -> StageA:
+    """Base solutions, their states, and ``mc_samples`` completions of every state, all by ``ref``;
+    states and rewards from ``task`` (default: the small GPT's chain sums)."""
+    task = _task(task)
     gen = torch.Generator().manual_seed(seed)
     rep = [i for i in range(len(problems)) for _ in range(n_rollouts)]
-    base = sample_continuations(ref, [problems[i] for i in rep], [[] for _ in rep], max_len, gen)
-    rollouts = [(i, r, reward(problems[i], r)) for i, r in zip(rep, base)]
-    states = [State(i, pre, t) for i, r in zip(rep, base) for t, pre in enumerate(step_prefixes(r))]
+    base = sample_continuations(ref, [problems[i] for i in rep], [[] for _ in rep], max_len, gen, chunk, task)
+    rollouts = [(i, r, task.reward(problems[i], r)) for i, r in zip(rep, base)]
+    states = [State(i, pre, t) for i, r in zip(rep, base) for t, pre in enumerate(task.step_prefixes(problems[i], r))]
     jobs = [(k, s) for k, s in enumerate(states) for _ in range(mc_samples)]
     comps = sample_continuations(ref, [problems[s.prompt] for _, s in jobs], [s.prefix for _, s in jobs],
-                                 max_len, gen)
+                                 max_len, gen, chunk, task)
     for (k, s), c in zip(jobs, comps):
         s.completions.append(c)
-        s.rewards.append(reward(problems[s.prompt], s.prefix + c))
+        s.rewards.append(task.reward(problems[s.prompt], s.prefix + c))
     return StageA(problems, states, rollouts, generated=len(base) + len(comps))
 
 

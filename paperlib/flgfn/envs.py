@@ -38,6 +38,18 @@ class DagEnv:
     s0: int = 0
     info: dict = field(default_factory=dict)
 
+    def to(self, device) -> "DagEnv":
+        """The same environment with its tensors on ``device`` (itself when they are there already)."""
+        device = torch.device(device)
+        if self.features.device == device:
+            return self
+        return DagEnv(self.name, self.features.to(device), self.child.to(device), self.can_stop.to(device),
+                      self.energy.to(device), self.depth.to(device), self.s0, self.info)
+
+    @property
+    def device(self) -> torch.device:
+        return self.features.device
+
     @property
     def n_states(self) -> int:
         return len(self.features)
@@ -62,7 +74,7 @@ class DagEnv:
     @property
     def parent_mask(self) -> torch.Tensor:
         """[n_states, n_moves] bool: backward action a (undo move a) is allowed in s'."""
-        mask = torch.zeros(self.n_states, self.n_moves, dtype=torch.bool)
+        mask = torch.zeros(self.n_states, self.n_moves, dtype=torch.bool, device=self.device)
         s, a = (self.child >= 0).nonzero(as_tuple=True)
         mask[self.child[s, a], a] = True
         return mask
@@ -74,7 +86,7 @@ class DagEnv:
 
     def target_distribution(self) -> torch.Tensor:
         """The target over terminating states, R(x) / Z (zero where stop is not allowed)."""
-        logr = torch.where(self.can_stop, self.log_reward.double(), torch.tensor(-math.inf, dtype=torch.float64))
+        logr = torch.where(self.can_stop, self.log_reward.double(), torch.tensor(-math.inf, dtype=torch.float64, device=self.device))
         return torch.softmax(logr, 0)
 
 

@@ -1,6 +1,9 @@
 """The paper's comparison as runs over seeds: every (environment, method, seed) trains one GFlowNet for
 the same number of gradient steps on the same number of sampled trajectories, and records the exact
-L1 distance between its terminal distribution and R(x)/Z along training.
+L1 distance between its terminal distribution and R(x)/Z along training. ``device`` and ``precision``
+(a Lightning precision string: the loss's forward pass under ``paperlib.training.autocast``; the exact
+L1 in float64) come from the profile; the network is initialised on the CPU from the seed and then
+moved, and sampling draws from a CPU generator, so a seed gives the same stream on any device.
 
 Pan et al. (ICML 2023), Section 5: FL-DB against DB and TB (and, here, SubTB) on the set-generation task
 (the official ``set/gflownet.py``) and on a hypergrid whose reward is a product over coordinates (an
@@ -17,7 +20,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..training import run_in_workers, seed_everything
+from ..training import autocast, check_precision, resolve_device, run_in_workers, seed_everything
 from .envs import DagEnv, make_env
 from .sampler import METHODS, GFlowNet, l1_error, loss, sample, truncate
 
@@ -46,15 +49,20 @@ def cached_env(name: str, kwargs: tuple) -> DagEnv:
     return make_env(name, **dict(kwargs))
 
 
-def train_job(study: Study, method: str, seed: int, lr: float, exp_weight: float) -> dict:
-    """Train one GFlowNet with ``method`` on ``study.env``; the L1 curve at steps 0, eval_every, ..., steps."""
+def train_job(study: Study, method: str, seed: int, lr: float, exp_weight: float, device: str = "cpu",
+              precision: str = "32-true") -> dict:
+    """Train one GFlowNet with ``method`` on ``study.env``; the L1 curve at steps 0, eval_every, ..., steps.
+    ``device``: cpu | cuda[:N] | auto; ``precision``: 32-true (nothing changes) | bf16-mixed | 16-mixed."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if check_precision(precision) == "bf16-true":
+        raise ValueError("precision 'bf16-true' (a model cast) is not offered here: use bf16-mixed")
+    dev = resolve_device(device)
     t0 = time.perf_counter()
-    env = study.make_env()
+    env = study.make_env().to(dev)
     target = env.target_distribution()
     gen = seed_everything(seed)  # before the network exists: the initialisation depends on the seed alone
-    model = GFlowNet(env, study.hidden, study.layers)
+    model = GFlowNet(env, study.hidden, study.layers).to(dev)
     params = [{"params": model.net.parameters(), "lr": lr}]
     if method == "tb":
         params.append({"params": [model.log_z], "lr": study.log_z_lr})
@@ -66,7 +74,8 @@ def train_job(study: Study, method: str, seed: int, lr: float, exp_weight: float
         if method == "fl-db-incomplete":
             batch = truncate(batch, study.incomplete_fraction, gen)
         transitions += int(batch.keep.sum())
-        loss_value = loss(model, batch, method, study.subtb_lambda)
+        with autocast(dev, precision):
+            loss_value = loss(model, batch, method, study.subtb_lambda)
         opt.zero_grad()
         loss_value.backward()
         opt.step()
@@ -82,12 +91,16 @@ def train_job(study: Study, method: str, seed: int, lr: float, exp_weight: float
 
 
 def run_study(study: Study, seeds: Sequence[int], methods: Sequence[str], hparams: Mapping[str, tuple[float, float]],
-              workers: int = 2, log: Callable[[str], None] = print, pool=None) -> list[dict]:
-    """One row per (seed, method); ``hparams[method] = (lr, exp_weight)`` (fixed on the tuning seeds)."""
+              workers: int = 2, log: Callable[[str], None] = print, pool=None, device: str = "cpu",
+              precision: str = "32-true") -> list[dict]:
+    """One row per (seed, method); ``hparams[method] = (lr, exp_weight)`` (fixed on the tuning seeds);
+    every run on ``device`` with ``precision`` (see ``train_job``)."""
     missing = [m for m in methods if m not in hparams]
     if missing:
         raise ValueError(f"no (lr, exp_weight) for {missing}")
-    args = [(study, m, s, float(hparams[m][0]), float(hparams[m][1])) for s in seeds for m in methods]
+    check_precision(precision)
+    resolve_device(device)  # a bad name or a missing GPU fails here, before any worker starts
+    args = [(study, m, s, float(hparams[m][0]), float(hparams[m][1]), device, precision) for s in seeds for m in methods]
     t0 = time.perf_counter()
 
     def done(i, r, n):

@@ -68,14 +68,15 @@ def sample(model: GFlowNet, batch_size: int, exp_weight: float, generator: torch
     """Roll out ``batch_size`` trajectories from s0 with P_F mixed with a uniform choice over the valid
     actions, weight ``exp_weight`` (the official ``sample_many``)."""
     env = model.env
-    s = torch.full((batch_size,), env.s0, dtype=torch.long)
-    done = torch.zeros(batch_size, dtype=torch.bool)
+    dev = env.device
+    s = torch.full((batch_size,), env.s0, dtype=torch.long, device=dev)
+    done = torch.zeros(batch_size, dtype=torch.bool, device=dev)
     states, actions = [s.clone()], []
     while not bool(done.all()):
         log_pf, _, _ = model(s)
         mask = model.fmask[s].float()
         probs = (1 - exp_weight) * log_pf.exp() + exp_weight * mask / mask.sum(1, keepdim=True)
-        a = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        a = _multinomial(probs, generator)
         a = torch.where(done, torch.full_like(a, -1), a)
         moving = ~done & (a != env.stop)
         s = torch.where(moving, env.child[s, a.clamp(0, env.n_moves - 1)], s)
@@ -88,6 +89,20 @@ def sample(model: GFlowNet, batch_size: int, exp_weight: float, generator: torch
     return Batch(st, acts, length, acts >= 0)
 
 
+def _multinomial(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row; with a CPU generator and the model on a GPU, drawn on the CPU, so that a seed
+    gives the same stream on any device."""
+    if generator is not None and generator.device != probs.device:
+        return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(probs.device)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+def _rand(n: int, generator: torch.Generator, device) -> torch.Tensor:
+    """``n`` uniforms from ``generator`` (on its own device), placed on ``device``."""
+    gdev = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(n, generator=generator, device=gdev).to(device)
+
+
 def truncate(batch: Batch, fraction: float, generator: torch.Generator) -> Batch:
     """Incomplete trajectories: each trajectory, with probability ``fraction``, keeps only its first k
     moves, k uniform in 1 .. m-1 for a trajectory of m moves (then stop), so that it never reaches its
@@ -95,11 +110,12 @@ def truncate(batch: Batch, fraction: float, generator: torch.Generator) -> Batch
     Trajectories of fewer than two moves stay whole."""
     B, T = batch.actions.shape
     moves = batch.length - 1  # every trajectory ends with stop
-    cut_me = (torch.rand(B, generator=generator) < fraction) & (moves >= 2)
-    u = torch.rand(B, generator=generator)
+    dev = batch.actions.device
+    cut_me = (_rand(B, generator, dev) < fraction) & (moves >= 2)
+    u = _rand(B, generator, dev)
     cut = 1 + (u * (moves - 1).clamp(min=1)).floor().long()
     kept = torch.where(cut_me, cut, batch.length)
-    keep = torch.arange(T)[None, :] < kept[:, None]
+    keep = torch.arange(T, device=dev)[None, :] < kept[:, None]
     return Batch(batch.states, batch.actions, batch.length, keep)
 
 
@@ -148,9 +164,9 @@ def terminal_distribution(model: GFlowNet) -> torch.Tensor:
     """The sampler's exact terminal distribution P_T(x) (no exploration): push probability mass from s0
     through P_F level by level (the DAG's depth is a topological order), then P_T(x) = P(x) P_F(stop|x)."""
     env = model.env
-    log_pf, _, _ = model(torch.arange(env.n_states))
+    log_pf, _, _ = model(torch.arange(env.n_states, device=env.device))
     pf = log_pf.double().exp()
-    p = torch.zeros(env.n_states, dtype=torch.float64)
+    p = torch.zeros(env.n_states, dtype=torch.float64, device=env.device)
     p[env.s0] = 1.0
     for d in range(int(env.depth.max()) + 1):
         at = (env.depth == d).nonzero(as_tuple=True)[0]
@@ -163,4 +179,4 @@ def terminal_distribution(model: GFlowNet) -> torch.Tensor:
 def l1_error(model: GFlowNet, target: torch.Tensor | None = None) -> float:
     """sum_x |P_T(x) - R(x)/Z| (0 = exact; 2 = disjoint supports)."""
     target = model.env.target_distribution() if target is None else target
-    return float((terminal_distribution(model) - target).abs().sum())
+    return float((terminal_distribution(model) - target.to(model.env.device)).abs().sum())
