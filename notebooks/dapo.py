@@ -47,7 +47,7 @@ workers = 2  # worker processes (one seed each)
 threads = 1  # torch threads per worker
 device = "cpu"  # torch device of every seed's models: cpu | cuda[:N] | auto (cuda when present)
 precision = "32-true"  # autocast of the seed's forward passes: 32-true | bf16-mixed | 16-mixed
-lm = ""  # "" = the small GPT on chain sums; "smollm2" (SmolLM2-135M-Instruct from PyPI, offline) or a hub id = a real LM
+lm = ""  # "": the small GPT on chain sums; "smollm2" (SmolLM2-135M-Instruct from PyPI, offline) or a hub id: a real LM
 task = "arithmetic"  # arithmetic (paperlib.data.arithmetic) | chain_sum | gsm_symbolic (reasoning-gym, with lm)
 lm_max_new_tokens = 128  # LM runs: longest response or continuation (tokens)
 lm_eval_chunk = 64  # LM runs: most sequences sampled at once in the held-out evaluation

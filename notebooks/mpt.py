@@ -61,11 +61,11 @@ test_size = 400  # test examples per task (fixed subset; 0 keeps all)
 max_len = 64  # tokens per filled input
 # tuning
 n_top = 1  # inlm: tune the top n blocks over cached frozen features (0 tunes the whole LM)
-tune_plm = True  # prompt models tune the LM with the template (False: only the template's vectors; needs n_top=0)
+tune_plm = True  # prompt models tune the LM with the template (False: only the template's vectors; needs n_top 0)
 prompt_steps = 60  # per prompt model, batch 16 (40 left the models far from fitting their K examples; 80 did not fit 8 seeds in 15 min)
 ft_steps = 60  # fine-tuning baseline, batch 16 (as the prompt models: equal budgets)
 final_steps = 60  # fine-tuning on labelled + pseudo-labelled, batch 32 (MPT and self-training alike)
-pooling = "mean"  # cached path's classifier: mean of the final states (the MLM's [CLS] is untrained without NSP) or cls; n_top=0 needs cls
+pooling = "mean"  # cached path's classifier: mean of the final states (the MLM's [CLS] is untrained without NSP) or cls; n_top 0 needs cls
 lr = 0.001  # AdamW, LM part and heads
 soft_lr = 0.01  # template vectors
 pseudo_per_k = 1  # pseudo-labels per class: pseudo_per_k times K, the labeller's most confident (chosen by select_lm_k.py)

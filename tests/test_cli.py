@@ -4,6 +4,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, run_cli
+from paperlib.repro.registry import papers
 
 
 def _tree_state():
@@ -82,7 +83,7 @@ def test_p_can_target_one_paper_and_unqualified_keys_go_where_they_exist(capsys)
         per_paper_overrides(selected, ["prime.seeds=[0]"])
 
 
-@pytest.mark.parametrize("slug", ["compsum", "funbat", "prime", "alol", "mpt", "rnafm"])
+@pytest.mark.parametrize("slug", sorted(papers()))
 def test_papermill_reads_every_parameter_without_a_warning(slug, caplog):
     """Papermill parses the parameters cell itself; a comment it cannot parse (e.g. one holding `=`) makes it
     warn 'Unable to parse line' and then 'Passed unknown parameter' at run time."""
