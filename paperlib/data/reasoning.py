@@ -256,6 +256,8 @@ class ReasoningTask:
         self.BOS = lm.bos_id if lm.bos_id is not None else lm.pad_id
         self.vocab_size = lm.cfg.vocab_size
         self.block_size = block_size or lm.cfg.block_size
+        # a new turn's opening token (SmolLM2: <|im_start|>) is never part of a response: samplers ban it
+        self.banned_ids = (self.BOS,) if self.BOS not in (self.EOS, self.PAD) else ()
 
     def encode_batch(self, prompts, responses=None):
         return self.lm.encode_batch(prompts, responses)

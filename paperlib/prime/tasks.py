@@ -66,8 +66,7 @@ class ReasoningGymTask:
         self.task = reasoning.ReasoningTask(lm, dataset)  # sets the LM's system prompt
         self.lm, self.name, self.config = lm, dataset, dict(config)
         self.EOS, self.PAD = self.task.EOS, self.task.PAD
-        # a new turn's opening token (SmolLM2: <|im_start|>) is never part of a response
-        self.banned_ids = (self.task.BOS,) if self.task.BOS not in (self.EOS, self.PAD) else ()
+        self.banned_ids = self.task.banned_ids  # the opening token of a new turn (reasoning.ReasoningTask)
 
     def sample(self, rng: np.random.Generator, n: int) -> list:
         return reasoning.make_problems(self.name, n, seed=int(rng.integers(2**31)), **self.config)
