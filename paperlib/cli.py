@@ -250,8 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _skip_iri_grammars() -> None:
+    """Keep jsonschema from building its IRI grammars in this process (about 1 s of every command's start).
+
+    nbformat and papermill import jsonschema, whose format checkers import the optional ``rfc3987_syntax``
+    when it is installed (jupyter-events pulls it in); that module compiles 38 lark grammars at import, for an
+    ``iri`` format check that notebook validation never uses. Marking the module absent here (the command's
+    own process only; JupyterLab and the kernels are other processes) skips that check and nothing else.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _skip_iri_grammars()
     passthrough: list[str] = []
     if argv[:1] == ["lab"] and "--" in argv:  # paperlib lab PAPER [...] -- --no-browser --port 8890
         i = argv.index("--")

@@ -23,6 +23,37 @@ def cli():
     return run_cli
 
 
+_BAD_INPUTS: dict[str, tuple[str, ...]] = {}
+
+
+def bad_input(name: str, *args: str) -> str:
+    """Register a ``paperlib`` command that must fail on bad input (``{out}`` in ``args`` is its own empty
+    output folder); a test reads its result from the ``bad_input_runs`` fixture under ``name``.
+
+    Such a run is mostly a kernel's start and the notebook's imports, about 9 s of one core each, so the
+    session starts every registered run together, three at a time, the first time a test asks for one.
+    """
+    if name in _BAD_INPUTS:
+        raise ValueError(f"bad-input case {name!r} registered twice")
+    _BAD_INPUTS[name] = args
+    return name
+
+
+@pytest.fixture(scope="session")
+def bad_input_runs(tmp_path_factory):
+    """{name: (CompletedProcess, the output folder it was given)} for every case :func:`bad_input` registered."""
+    from concurrent.futures import ThreadPoolExecutor
+    root = tmp_path_factory.mktemp("bad-input")
+
+    def one(name):
+        out = root / name
+        out.mkdir()
+        return name, (run_cli(*(a.replace("{out}", str(out)) for a in _BAD_INPUTS[name])), out)
+
+    with ThreadPoolExecutor(3) as pool:
+        return dict(pool.map(one, sorted(_BAD_INPUTS)))
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread for a test of tiny models: faster, and on a busy shared machine much faster."""

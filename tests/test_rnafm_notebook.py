@@ -1,14 +1,17 @@
 """The RNA-FM notebook's smoke profile end to end through the real runner, and its bad-input errors."""
-import json
-
 import pytest
+
+from conftest import bad_input
 
 pytestmark = pytest.mark.slow
 
 
-def test_unknown_pretraining_scale_is_a_clear_error(tmp_path):
-    from conftest import run_cli
-    res = run_cli("reproduce", "rnafm", "--profile", "smoke", "--out", str(tmp_path), "-p", "pretrain_scale=huge")
+CASE_UNKNOWN_SCALE = bad_input("rnafm-unknown-pretraining-scale", "reproduce", "rnafm", "--profile", "smoke",
+                               "--out", "{out}", "-p", "pretrain_scale=huge")
+
+
+def test_unknown_pretraining_scale_is_a_clear_error(bad_input_runs):
+    res, out = bad_input_runs[CASE_UNKNOWN_SCALE]
     assert res.returncode == 1
     assert "unknown pretrain_scale" in res.stderr and "cpu" in res.stderr
-    assert not (tmp_path / "rnafm").exists()
+    assert not (out / "rnafm").exists()
