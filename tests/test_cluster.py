@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -103,13 +104,16 @@ def test_split_seeds_through_submitit_equals_a_plain_run_and_resumes(tmp_path):
     env = {**os.environ, "PAPERLIB_SEED_CACHE": str(tmp_path / "seedcache")}
     # 3 seeds -> 3 jobs + 1 merge; one ADV-COMP-SUM and one TRADES weight (as the preflight) to keep it short
     seeds = "-p", "seeds=[0,1,2]", "-p", "nus=[1.0]", "-p", "betas=[6.0]"
-    split = _cli("reproduce", "compsum", "--profile", "smoke", *seeds, "--out", str(tmp_path / "split"), "-q",
-                 "--executor", "submitit-local", "--split", "seeds", env=env)
+    # the plain run (no seed cache) runs beside the split one: it shares nothing with it
+    with ThreadPoolExecutor(1) as beside:
+        plain_run = beside.submit(_cli, "reproduce", "compsum", "--profile", "smoke", *seeds, "--out",
+                                  str(tmp_path / "plain"), "-q", env={**env, "PAPERLIB_SEED_CACHE": "off"})
+        split = _cli("reproduce", "compsum", "--profile", "smoke", *seeds, "--out", str(tmp_path / "split"), "-q",
+                     "--executor", "submitit-local", "--split", "seeds", env=env)
+        plain = plain_run.result()
     assert split.returncode == 0, split.stderr[-3000:]
     assert sum("compsum seed" in ln and "DONE" in ln for ln in split.stderr.splitlines()) == 3, split.stderr
     assert "merge over all seeds" in split.stderr
-    plain = _cli("reproduce", "compsum", "--profile", "smoke", *seeds, "--out", str(tmp_path / "plain"), "-q",
-                 env={**env, "PAPERLIB_SEED_CACHE": "off"})
     assert plain.returncode == 0, plain.stderr[-3000:]
     merged = json.loads((tmp_path / "split/compsum/results.json").read_text())
     local = json.loads((tmp_path / "plain/compsum/results.json").read_text())
