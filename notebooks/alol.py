@@ -81,7 +81,8 @@ dpo_beta = 0.1
 eval_every = 50  # steps between dev evaluations (model selection)
 # a pretrained chat LM as pi_ref instead of the small GPTs (paperlib.alol.lm; profiles lm-smoke and full-lm)
 lm = ""  # "": the GPTs trained here on tasks 1 and 2; "smollm2" (SmolLM2-135M-Instruct from PyPI, offline) or a hub id
-lm_task = "chain_sum"  # the LM's reasoning-gym task (paperlib.data.reasoning): chain_sum | gsm_symbolic
+lm_task = "chain_sum"  # the LM's task: a reasoning-gym one (paperlib.data.reasoning: chain_sum | gsm_symbolic), or hh_rlhf (the paper's Helpful-Harmless data, online only)
+lm_reward_model = "OpenAssistant/oasst-rm-2.1-pythia-1.4b-epoch-2.5"  # hh_rlhf: the official reward model (hub id; metrics_hh.py)
 lm_min_terms = 2  # chain_sum: terms per expression and digits per term
 lm_max_terms = 3
 lm_min_digits = 1
@@ -208,9 +209,12 @@ for name, (model, info) in train_references(specs, workers, threads, log, traine
 # $\pi_{\mathrm{ref}}$ and (`lm_solutions=1`) the task's worked solution, a second source as the paper's HH data are
 # not $\pi_{\mathrm{ref}}$'s samples; the verifier scores every response (0 or 1). Train, dev and test prompts are
 # disjoint (`lm_problems`). The value head, the advantages and every method then run through the same cells and the
-# same `train_offline` as the small GPTs' splits. The `lm-smoke` profile runs this split alone (`tasks=[]`): the
-# claims compare tasks 1 and 2, so an LM-only run records none of their measurements and every claim comes out
-# not assessed; its per-method numbers are reported under the split's own names.
+# same `train_offline` as the small GPTs' splits. `lm_task=hh_rlhf` is the paper's own Helpful-Harmless set-up for users
+# who are online (`paperlib.alol.hh`): the hub's HH-RLHF dialogues with their chosen and rejected responses, scored by the
+# official OpenAssistant reward model (`lm_reward_model`), through the same cells; offline it stops with what to do.
+# The `lm-smoke` profile runs this split alone (`tasks=[]`): the claims compare tasks 1 and 2, so an LM-only run records
+# none of their measurements and every claim comes out not assessed; its per-method numbers are reported under the
+# split's own names.
 
 # %%
 lm_split = f"{lm_task}/main" if lm else None
@@ -225,10 +229,19 @@ if lm:
     pi_ref = load_causal_lm(lm, device=device, dtype=torch.float32, log=log)
     run.metric("lm/params", pi_ref.num_params())
     run.metric("lm/load_s", pi_ref.load_s)
-    TASKS[lm_task] = ReasoningTask(pi_ref, lm_task, max_new_tokens=lm_max_new_tokens)
-    lm_train, dev[lm_task], test[lm_task] = lm_problems(lm_task, lm_train_prompts, dev_prompts, test_prompts, seed=0,
-                                                        **lm_config)
-    splits[lm_split] = d = offline_lm_data(pi_ref, TASKS[lm_task], lm_train, lm_samples, lm_solutions, seed=0)
+    if lm_task == "hh_rlhf":  # the paper's set-up: HH-RLHF chosen + rejected responses, scored by its reward model
+        from paperlib.alol.hh import HHReward, HHTask, hh_offline_data
+
+        hh_reward = HHReward(lm_reward_model, device=device)
+        TASKS[lm_task] = HHTask(pi_ref, hh_reward, max_new_tokens=lm_max_new_tokens)
+        d, dev[lm_task], test[lm_task] = hh_offline_data(hh_reward, lm_train_prompts, dev_prompts, test_prompts)
+        lm_train = d.problems[::2]
+    else:
+        TASKS[lm_task] = ReasoningTask(pi_ref, lm_task, max_new_tokens=lm_max_new_tokens)
+        lm_train, dev[lm_task], test[lm_task] = lm_problems(lm_task, lm_train_prompts, dev_prompts, test_prompts,
+                                                            seed=0, **lm_config)
+        d = offline_lm_data(pi_ref, TASKS[lm_task], lm_train, lm_samples, lm_solutions, seed=0)
+    splits[lm_split] = d
     refs[lm_split] = pi_ref
     train_set, dev_set, test_set = ({p.prompt for p in ps} for ps in (lm_train, dev[lm_task], test[lm_task]))
     assert not (dev_set & test_set) and not (train_set & (dev_set | test_set)), "dev / test prompts overlap"
