@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _same_state(a: torch.nn.Module, b: torch.nn.Module):
@@ -66,3 +69,61 @@ def test_value_head_equals_hand_written_loop():
     after_old = torch.rand(3)
     fit_value_head(states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
     assert torch.equal(torch.rand(3), after_old)
+
+
+# ---------------------------------------------------------------- BERT MLM pretraining (MPT's in-domain LM)
+
+def _old_pretrain_mlm(model, rows, *, mask_id, n_special, epochs=1.0, batch_size=64, lr=1e-3, warmup=0.05,
+                      weight_decay=0.01, seed=0):
+    """The hand-written loop paperlib.nn.bert.pretrain_mlm had before (at 51587c5), logging left out."""
+    from paperlib.nn.bert import length_sorted_batches, mask_for_mlm, pad_rows
+
+    g = torch.Generator().manual_seed(seed)
+    lengths = [len(r) for r in rows]
+    total = max(1, int(round(epochs * math.ceil(len(rows) / batch_size))))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+    warm = max(1, int(warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm + 1))))
+    model.train()
+    history, step, tokens = [], 0, 0
+    while step < total:
+        for b in length_sorted_batches(lengths, batch_size, g):
+            if step >= total:
+                break
+            ids, pad = pad_rows([rows[i] for i in b], max_len=model.cfg.max_len)
+            inputs, targets = mask_for_mlm(ids, pad, mask_id, model.cfg.vocab_size, n_special, generator=g)
+            h = model(inputs, pad)
+            sel = targets != -100
+            loss = F.cross_entropy(model.mlm_logits(h[sel]), targets[sel])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            tokens += int(pad.sum())
+            history.append(float(loss.detach()))
+    model.eval()
+    return {"loss": history, "steps": total, "tokens": tokens}
+
+
+def test_bert_pretrain_mlm_equals_hand_written_loop():
+    from paperlib.nn.bert import BertConfig, BertMLM, pretrain_mlm
+
+    g = torch.Generator().manual_seed(1)
+    rows = [[2] + torch.randint(5, 40, (int(n),), generator=g).tolist() + [3]
+            for n in torch.randint(3, 20, (90,), generator=g)]
+    cfg = BertConfig(vocab_size=40, max_len=16, n_layer=2, n_head=2, n_embd=16, dropout=0.1)  # rows cut to max_len
+    models = []
+    for fit in (_old_pretrain_mlm, pretrain_mlm):
+        torch.manual_seed(0)
+        m = BertMLM(cfg)
+        # 1.6 epochs of 6 batches: the second pass over the data stops part-way, as a fractional epochs setting does
+        res = fit(m, rows, mask_id=4, n_special=5, epochs=1.6, batch_size=16, lr=3e-3, seed=7)
+        models.append((m, res, torch.rand(3)))  # torch.rand: where the global RNG (dropout) was left
+    (old, r_old, after_old), (new, r_new, after_new) = models
+    assert r_new["loss"] == r_old["loss"] and len(r_new["loss"]) == 10
+    assert r_new["tokens"] == r_old["tokens"] and r_new["steps"] == r_old["steps"]
+    assert not new.training
+    _same_state(new, old)
+    assert torch.equal(after_new, after_old)
