@@ -17,6 +17,21 @@ import torch.nn.functional as F
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
+@pytest.fixture
+def old_loop_setting():
+    """The old loops ran without torch's deterministic algorithms unless something had turned them on before, and
+    a Lightning trainer turns them on (warn_only) for the rest of the process: the reference loops run with them
+    off, so that a change of kernels under that setting would show as a difference."""
+    def run(fn, *a, **kw):
+        was, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(False)
+        try:
+            return fn(*a, **kw)
+        finally:
+            torch.use_deterministic_algorithms(was, warn_only=warn)
+    return run
+
+
 def _same_state(a: torch.nn.Module, b: torch.nn.Module):
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
@@ -52,7 +67,7 @@ def _old_fit_value_head(states, mask, targets, epochs=10, lr=1e-3, batch=16, see
     return head.eval(), history
 
 
-def test_value_head_equals_hand_written_loop():
+def test_value_head_equals_hand_written_loop(old_loop_setting):
     from paperlib.alol.value import fit_value_head
 
     g = torch.Generator().manual_seed(3)
@@ -60,12 +75,12 @@ def test_value_head_equals_hand_written_loop():
     mask = torch.ones(37, 6, dtype=torch.bool)
     mask[::3, :2] = False  # left padding
     targets = torch.rand(37, generator=g).numpy()
-    old, h_old = _old_fit_value_head(states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
+    old, h_old = old_loop_setting(_old_fit_value_head, states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
     new, h_new = fit_value_head(states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
     assert h_new == h_old and len(h_new) == 4
     _same_state(new, old)
     # the global RNG is left where the old loop left it: what runs next draws the same numbers
-    _old_fit_value_head(states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
+    old_loop_setting(_old_fit_value_head, states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
     after_old = torch.rand(3)
     fit_value_head(states, mask, targets, epochs=4, lr=3e-3, batch=8, seed=5)
     assert torch.equal(torch.rand(3), after_old)
@@ -107,7 +122,7 @@ def _old_pretrain_mlm(model, rows, *, mask_id, n_special, epochs=1.0, batch_size
     return {"loss": history, "steps": total, "tokens": tokens}
 
 
-def test_bert_pretrain_mlm_equals_hand_written_loop():
+def test_bert_pretrain_mlm_equals_hand_written_loop(old_loop_setting):
     from paperlib.nn.bert import BertConfig, BertMLM, pretrain_mlm
 
     g = torch.Generator().manual_seed(1)
@@ -119,7 +134,7 @@ def test_bert_pretrain_mlm_equals_hand_written_loop():
         torch.manual_seed(0)
         m = BertMLM(cfg)
         # 1.6 epochs of 6 batches: the second pass over the data stops part-way, as a fractional epochs setting does
-        res = fit(m, rows, mask_id=4, n_special=5, epochs=1.6, batch_size=16, lr=3e-3, seed=7)
+        res = (old_loop_setting if fit is _old_pretrain_mlm else lambda f, *a, **k: f(*a, **k))(fit, m, rows, mask_id=4, n_special=5, epochs=1.6, batch_size=16, lr=3e-3, seed=7)
         models.append((m, res, torch.rand(3)))  # torch.rand: where the global RNG (dropout) was left
     (old, r_old, after_old), (new, r_new, after_new) = models
     assert r_new["loss"] == r_old["loss"] and len(r_new["loss"]) == 10
@@ -127,3 +142,83 @@ def test_bert_pretrain_mlm_equals_hand_written_loop():
     assert not new.training
     _same_state(new, old)
     assert torch.equal(after_new, after_old)
+
+
+# ---------------------------------------------------------------- RNA-FM MLM pretraining
+
+def _old_rnafm_pretrain(seqs, cfg, max_steps=None):
+    """The hand-written loop paperlib.rnafm.mlm.pretrain had before (at 51587c5), on the CPU in float32, without
+    the evaluations, checkpoints and logs (they draw nothing from the training's random streams)."""
+    from paperlib.rnafm.mlm import length_batches, mask_tokens, mlm_loss
+    from paperlib.rnafm.model import RNAFM, RNAFMConfig, encode
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = RNAFM(RNAFMConfig(**cfg.model))
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + cfg.schedule_offset + 1) / cfg.warmup_steps,
+                           math.sqrt(cfg.warmup_steps / (s + cfg.schedule_offset + 1)))
+        * (min(1.0, (s + 1) / cfg.rewarmup_steps) if cfg.rewarmup_steps else 1.0))
+    lengths = [min(len(s), cfg.crop) + 2 for s in seqs]
+    seen = steps = 0
+    t0 = time.perf_counter()
+    losses = []
+    model.train()
+    done, epoch = False, 0
+    while not done:
+        for idx in length_batches(lengths, cfg.batch_tokens, rng):
+            batch = []
+            for i in idx:
+                s = seqs[i]
+                if len(s) > cfg.crop:
+                    start = int(rng.integers(0, len(s) - cfg.crop + 1))
+                    s = s[start:start + cfg.crop]
+                batch.append(s)
+            inputs, targets = mask_tokens(encode(batch), gen)
+            loss = mlm_loss(model, inputs, targets)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            steps += 1
+            seen += sum(len(s) for s in batch)
+            losses.append(float(loss.detach()))
+            elapsed = time.perf_counter() - t0
+            done = seen >= cfg.tokens or elapsed >= cfg.max_seconds or (max_steps is not None and steps >= max_steps)
+            if done:
+                break
+        epoch += 1
+    return model.eval(), {"steps": steps, "tokens_seen": seen, "epochs_started": epoch, "losses": losses}
+
+
+@pytest.mark.parametrize("budget", ["steps", "tokens"])
+def test_rnafm_pretrain_equals_hand_written_loop(old_loop_setting, budget):
+    from dataclasses import asdict
+
+    from paperlib.rnafm.mlm import PretrainConfig, pretrain
+    from paperlib.rnafm.model import RNAFMConfig
+
+    rs = np.random.default_rng(0)
+    seqs = ["".join(rs.choice(list("ACGU"), n)) for n in rs.integers(20, 90, 40)]  # some longer than the crop
+    cfg = PretrainConfig(model=asdict(RNAFMConfig(num_layers=2, embed_dim=32, attention_heads=4, ffn_embed_dim=64,
+                                                  max_positions=128)),
+                         tokens=10**9 if budget == "steps" else 3000, max_seconds=1e9, batch_tokens=512, crop=60,
+                         warmup_steps=3, lr=2e-3, threads=1, checkpoint_every_s=1e9, device="cpu", seed=4)
+    max_steps = 14 if budget == "steps" else None  # ~6 batches an epoch: both budgets cross epoch boundaries
+    old, i_old = old_loop_setting(_old_rnafm_pretrain, seqs, cfg, max_steps)
+    checkpoints = []
+    new, i_new = pretrain(seqs, cfg, log=lambda m: None, max_steps=max_steps,
+                          on_checkpoint=lambda m, info: checkpoints.append(info["steps"]))
+    for k in ("steps", "tokens_seen", "epochs_started"):
+        assert i_new[k] == i_old[k], k
+    assert i_old["epochs_started"] >= 2 and (budget == "tokens" or i_old["steps"] == 14)
+    assert checkpoints == [i_old["steps"]]  # the final checkpoint, once, at the last step
+    _same_state(new, old)
+    assert not new.training
