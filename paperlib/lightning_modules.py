@@ -72,6 +72,10 @@ class LoopModule(L.LightningModule):
         self.losses: list[float] = []
         self.epoch_losses: list[list[float]] = []
 
+    def on_fit_start(self) -> None:
+        # the hand-written loops called model.train() before their first step; Lightning keeps the modes it finds
+        self.model.train()
+
     def on_train_epoch_start(self) -> None:
         self.epoch_losses.append([])
 
@@ -100,6 +104,16 @@ class LoopModule(L.LightningModule):
         if self.clip_norm is not None:
             params = self.clip_params() if self.clip_params is not None else self.model.parameters()
             torch.nn.utils.clip_grad_norm_(params, self.clip_norm)
+
+
+def device_trainer(device, precision: str = "32-true") -> dict:
+    """Trainer settings for one given torch device (``cuda:N`` -> that GPU) and a Lightning precision: what a loop
+    uses when it is handed a model or tensors already on their device and no trainer settings."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return {"accelerator": "gpu", "devices": [device.index if device.index is not None else 0],
+                "precision": precision}
+    return {"accelerator": "cpu", "devices": 1, "precision": precision}
 
 
 def fit_loop(module: LoopModule, loader: DataLoader, trainer_cfg: dict | None = None, **overrides) -> LoopModule:

@@ -222,3 +222,78 @@ def test_rnafm_pretrain_equals_hand_written_loop(old_loop_setting, budget):
     assert checkpoints == [i_old["steps"]]  # the final checkpoint, once, at the last step
     _same_state(new, old)
     assert not new.training
+
+
+# ---------------------------------------------------------------- MPT's tuning (prompt models, classifiers)
+
+def _old_mpt_train(model, filled, labels, cfg):
+    """The hand-written loop paperlib.mpt.method.train had before (at 51587c5)."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    soft = [p for n, p in model.named_parameters() if n == "soft" and p.requires_grad]
+    rest = [p for n, p in model.named_parameters() if n != "soft" and p.requires_grad]
+    groups = ([{"params": rest, "lr": cfg.lr}] if rest else []) + (
+        [{"params": soft, "lr": cfg.soft_lr, "weight_decay": 0.0}] if soft else [])
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    warm = max(1, int(cfg.warmup * cfg.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm))))
+    model.train()
+    order, losses = [], []
+    for _ in range(cfg.steps):
+        if len(order) < cfg.batch_size:
+            order += torch.randperm(len(filled), generator=g).tolist()
+        b, order = order[: cfg.batch_size], order[cfg.batch_size:]
+        loss = F.cross_entropy(model([filled[i] for i in b]), y[b])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for grp in groups for p in grp["params"]], 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return {"loss": losses}
+
+
+@pytest.mark.parametrize("path", ["full LM, soft + mixed words", "cached top block, soft", "cached classifier"])
+def test_mpt_train_equals_hand_written_loop(old_loop_setting, path):
+    from paperlib.data.vocab import WordVocab
+    from paperlib.mpt.cached import FrozenBottom, TopClassifier, TopPromptModel, bottom_features
+    from paperlib.mpt.method import TrainConfig, fill_classifier, train
+    from paperlib.mpt.prompts import OwnBertBackend, PromptModel, Template, fill
+    from paperlib.nn.bert import BertConfig, BertMLM
+
+    words = "we follow this approach of smith background the method result citation is used as".split()
+    rs = np.random.default_rng(0)
+    texts = [" ".join(rs.choice(words, int(n))) for n in rs.integers(3, 12, 11)]  # 11 rows, batch 4: refills
+    labels = rs.integers(0, 3, len(texts))
+    verb = [["background"], ["method"], ["result", "approach"]]
+    t = Template("m", "{soft*2} {text} {soft} the citation is used as {mask} .", "mixed")
+    torch.manual_seed(0)
+    vocab = WordVocab.build([" ".join(words)], min_count=1)
+    own = OwnBertBackend(BertMLM(BertConfig(len(vocab), 32, 2, 2, 16, dropout=0.1)).eval(), vocab)
+    frozen = FrozenBottom(own.model, 1)
+
+    def make():
+        torch.manual_seed(11)  # as run_cell seeds before it builds a model
+        if path.startswith("full"):
+            m = PromptModel(own.copy(), t, verb, 32, tune_plm=True, seed=2)
+            return m, [m.fill(x) for x in texts]
+        if path.startswith("cached top"):
+            word_ids = [[vocab.word_id(w) for w in ws] for ws in verb]
+            return (TopPromptModel(own, 1, t.n_soft, word_ids, seed=2, frozen=frozen),
+                    bottom_features(own, [fill(t, x, "", own, 32) for x in texts], 1))
+        return (TopClassifier(own, 1, 3, "mean", frozen),
+                bottom_features(own, [fill_classifier(own, x, "", 32) for x in texts], 1))
+
+    cfg = TrainConfig(steps=7, batch_size=4, lr=3e-3, soft_lr=3e-2, seed=5)
+    old, items = make()
+    r_old = old_loop_setting(_old_mpt_train, old, items, labels, cfg)
+    after_old = torch.rand(3)
+    new, items = make()
+    r_new = train(new, items, labels, cfg)
+    assert torch.equal(torch.rand(3), after_old)  # the global RNG (dropout) consumed alike
+    assert r_new["loss"] == r_old["loss"] and len(r_new["loss"]) == 7
+    assert r_new["examples_per_s"] > 0 and not new.training
+    _same_state(new, old)

@@ -50,7 +50,7 @@ def fit_value_head(states, mask, targets, epochs: int = 10, lr: float = 1e-3, ba
     notebook's ``trainer_settings(device, precision)``); None: one device of the states' kind in float32. The
     shuffles are drawn on the CPU, so a seed gives the same batches anywhere. Returns (head in eval mode, on the
     trainer's device, per-epoch MSE)."""
-    from ..lightning_modules import LoopModule, fit_loop, generated_loader
+    from ..lightning_modules import LoopModule, device_trainer, fit_loop, generated_loader
 
     torch.manual_seed(seed)
     head = ValueHeadAttention(states.shape[-1], max_value=max_value)
@@ -76,7 +76,7 @@ def fit_value_head(states, mask, targets, epochs: int = 10, lr: float = 1e-3, ba
             best["mse"], best["state"] = history[-1], copy.deepcopy(module.model.state_dict())
 
     if trainer_cfg is None:
-        trainer_cfg = {"accelerator": "gpu" if states.device.type == "cuda" else "cpu"}
+        trainer_cfg = device_trainer(states.device)
     module = LoopModule(head, loss_fn, lambda m: (torch.optim.AdamW(m.parameters(), lr=lr), None),
                         after_epoch=after_epoch)
     fit_loop(module, generated_loader(epoch, n_batches), trainer_cfg, max_epochs=epochs)

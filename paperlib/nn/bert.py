@@ -181,7 +181,7 @@ def pretrain_mlm(model: BertMLM, rows: list[list[int]], *, mask_id: int, n_speci
     (:mod:`paperlib.lightning_modules`). ``trainer_cfg``: its settings (accelerator, devices, precision); None: one
     device of the kind the model is on, float32. The masks are drawn on the CPU, so a seed gives the same batches
     anywhere. Returns the loss history and throughput."""
-    from ..lightning_modules import LoopModule, fit_loop, generated_loader
+    from ..lightning_modules import LoopModule, device_trainer, fit_loop, generated_loader
 
     g = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
@@ -223,7 +223,7 @@ def pretrain_mlm(model: BertMLM, rows: list[list[int]], *, mask_id: int, n_speci
                 f"{state['tokens'] / el:,.0f} tokens/s")
 
     if trainer_cfg is None:
-        trainer_cfg = {"accelerator": "gpu" if dev.type == "cuda" else "cpu"}
+        trainer_cfg = device_trainer(dev)
     module = LoopModule(model, loss_fn, make_optimizer, clip_norm=1.0, after_step=after_step)
     t0 = time.perf_counter()
     fit_loop(module, generated_loader(batches, total), trainer_cfg, max_epochs=1, max_steps=total)
