@@ -12,6 +12,11 @@ hand-written update and through Lightning and compares the weights), which takes
 * clipping is :meth:`LoopModule.configure_gradient_clipping` on the parameters in the loop's order
   (Lightning's own clipping walks the optimiser's parameter groups, whose order may differ, and the total norm's
   sum then differs in the last bits).
+
+Lightning keeps the modes it finds, so :meth:`LoopModule.on_fit_start` puts the model in training mode, as the
+loops did before their first step. Under a multi-device strategy every rank would draw the same batch stream (a
+generated stream is not sharded): the result is one device's, at the cost of the others; sharding it by rank, with the
+global batch fixed, is for the loops that need several devices.
 """
 from __future__ import annotations
 
