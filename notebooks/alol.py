@@ -51,7 +51,7 @@ noisy_tasks = ["arithmetic", "review"]  # tasks whose noisy split is run
 workers = 2  # parallel worker processes
 threads = 1  # torch threads per worker
 device = "cpu"  # references, value heads and offline runs: cpu | cuda | auto (cuda when present)
-precision = "32-true"  # Lightning precision of the references, autocast of the offline runs: 32-true | bf16-mixed
+precision = "32-true"  # Lightning precision of the references and value heads, autocast of the offline runs: 32-true | bf16-mixed
 # data
 train_prompts = 20000  # task 1: offline training prompts (two responses each)
 max_terms = 6  # task 1: chain sums of 2..max_terms terms of one or two digits
@@ -292,11 +292,12 @@ for name, d in splits.items():
             mse = []
             for tr in (fold, ~fold):
                 h_cv, _ = fit_value_head(h_dev[tr], xm[tr], targets[tr], epochs=value_epochs, lr=vlr, seed=s,
-                                         max_value=task.max_value)
+                                         max_value=task.max_value, trainer_cfg=trainer_settings(device, precision))
                 with torch.no_grad():
                     mse.append(float(((h_cv(h_dev[~tr], xm[~tr]).cpu().numpy() - targets[~tr]) ** 2).mean()))
             run.metric(f"{name}/seed={s}/value_cv_mse/lr={vlr:g}", float(np.mean(mse)))
-        head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value)
+        head, _ = fit_value_head(h_dev, xm, targets, epochs=value_epochs, lr=value_lr, seed=s, max_value=task.max_value,
+                                 trainer_cfg=trainer_settings(device, precision))
         with torch.no_grad():
             v = torch.cat([head(h_train[i:i + 1024], xtm[i:i + 1024]) for i in range(0, len(d), 1024)]).cpu().numpy()
         values[(name, s)] = v

@@ -86,7 +86,7 @@ from paperlib.mpt.method import TrainConfig
 from paperlib.mpt.plm import COMMITTED_INLM, InLMConfig, load_plm
 from paperlib.mpt.tasks import TEMPLATES, VERBALIZERS
 from paperlib.repro.record import Run
-from paperlib.training import check_precision
+from paperlib.training import check_precision, trainer_settings
 
 if threads < 1 or pretrain_threads < 1:  # an error, not a silent 1: results.json records what ran
     raise ValueError(f"threads and pretrain_threads must be >= 1, got {threads}, {pretrain_threads}")
@@ -137,7 +137,8 @@ for t in tasks:
 inlm_cfg = InLMConfig(vocab_size=inlm_vocab, n_layer=inlm_layers, n_embd=inlm_embd, n_head=max(1, inlm_embd // 32),
                       epochs=inlm_epochs, max_len=max_len)
 backend, plm_info = load_plm(plm, inlm_cfg, log, threads=pretrain_threads,
-                             checkpoint=COMMITTED_INLM if plm == "inlm" and inlm_source == "committed" else None)
+                             checkpoint=COMMITTED_INLM if plm == "inlm" and inlm_source == "committed" else None,
+                             trainer_cfg=trainer_settings(device, precision))
 if plm == "inlm" and inlm_source == "committed":
     got = {k: plm_info["config"][k] for k in ("vocab_size", "n_layer", "n_embd", "n_head", "epochs", "max_len")}
     want = {"vocab_size": inlm_vocab, "n_layer": inlm_layers, "n_embd": inlm_embd, "n_head": inlm_cfg.n_head,

@@ -50,9 +50,9 @@ def test_run_cell_labellers(cell_setup, monkeypatch):
         labelled.append((np.array(probs), per_class, out))
         return out
 
-    def tr(model, items, labels, c):
+    def tr(model, items, labels, c, *a, **k):  # (a, k: the trainer settings)
         trained.append((model, items, np.asarray(labels)))
-        return real_train(model, items, labels, c)
+        return real_train(model, items, labels, c, *a, **k)
 
     monkeypatch.setattr(ex, "predict_proba", proba)
     monkeypatch.setattr(ex, "pseudo_label", pl)

@@ -43,28 +43,42 @@ def prompt_states(ref: GPT, prompts, prompt_mask, batch: int = 256):
 
 
 def fit_value_head(states, mask, targets, epochs: int = 10, lr: float = 1e-3, batch: int = 16, seed: int = 0,
-                   max_value: float = 1.0):
+                   max_value: float = 1.0, trainer_cfg: dict | None = None):
     """MSE fit of a ``ValueHeadAttention`` on precomputed prompt states; the epoch with the lowest
-    mean training MSE is kept (as the official code). It runs on the states' device (the shuffles are drawn on the
-    CPU). Returns (head in eval mode, per-epoch MSE)."""
+    mean training MSE is kept (as the official code). Trained through the shared Lightning trainer
+    (:mod:`paperlib.lightning_modules`): ``trainer_cfg`` is its settings (accelerator, devices, precision; the
+    notebook's ``trainer_settings(device, precision)``); None: one device of the states' kind in float32. The
+    shuffles are drawn on the CPU, so a seed gives the same batches anywhere. Returns (head in eval mode, on the
+    trainer's device, per-epoch MSE)."""
+    from ..lightning_modules import LoopModule, device_trainer, fit_loop, generated_loader
+
     torch.manual_seed(seed)
-    head = ValueHeadAttention(states.shape[-1], max_value=max_value).to(states.device)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr)
+    head = ValueHeadAttention(states.shape[-1], max_value=max_value)
     g = torch.Generator().manual_seed(seed)
     y = torch.as_tensor(targets, dtype=torch.float32, device=states.device)
     mask = mask.to(states.device)
-    best, best_state, history = float("inf"), None, []
-    for _ in range(epochs):
-        head.train()
-        losses = []
+    n_batches = -(-len(y) // batch)
+
+    def epoch():
         for idx in torch.randperm(len(y), generator=g).split(batch):
-            loss = F.mse_loss(head(states[idx], mask[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-        history.append(float(np.mean(losses)))
-        if history[-1] < best:
-            best, best_state = history[-1], copy.deepcopy(head.state_dict())
-    head.load_state_dict(best_state)
+            yield states[idx], mask[idx], y[idx]
+
+    def loss_fn(model, b):
+        h, m, t = b
+        return F.mse_loss(model(h, m), t)
+
+    best = {"mse": float("inf"), "state": None}
+    history: list[float] = []
+
+    def after_epoch(module):
+        history.append(float(np.mean(module.epoch_losses[-1])))
+        if history[-1] < best["mse"]:
+            best["mse"], best["state"] = history[-1], copy.deepcopy(module.model.state_dict())
+
+    if trainer_cfg is None:
+        trainer_cfg = device_trainer(states.device)
+    module = LoopModule(head, loss_fn, lambda m: (torch.optim.AdamW(m.parameters(), lr=lr), None),
+                        after_epoch=after_epoch)
+    fit_loop(module, generated_loader(epoch, n_batches), trainer_cfg, max_epochs=epochs)
+    head.load_state_dict(best["state"])
     return head.eval(), history

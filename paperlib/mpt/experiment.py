@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..lightning_modules import device_trainer
 from ..training import autocast, resolve_device, run_in_workers  # noqa: F401 (resolve_device: the notebook imports it here)
 from .cached import FrozenBottom, TopClassifier, TopPromptModel, bottom_features
 from .method import (Classifier, TrainConfig, fill_classifier, macro_f1, predict_proba, pseudo_label, train)
@@ -31,7 +32,7 @@ class CellConfig:
     tune_plm: bool = True  # full path: prompt models tune the LM with the template (False: the vectors only)
     templates: list[str] | None = None  # template names to use (None: all of the task's)
     device: str = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
-    precision: str = "32-true"  # or bf16-mixed: every cell's forward passes under autocast (32-true: no change)
+    precision: str = "32-true"  # or bf16-mixed: every cell's forward passes under autocast, its fits' Lightning precision (32-true: no change)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CellConfig":
@@ -118,7 +119,7 @@ def run_cell(inputs: TaskInputs, k: int, seed: int, y_train: np.ndarray, y_test:
 
     def fit(model, name, idx, labels, c, key):
         tm = time.perf_counter()
-        info = train(model, pick(name, idx), labels, seeded(c))
+        info = train(model, pick(name, idx), labels, seeded(c), device_trainer(inputs.device, cfg.precision))
         out["timing"][f"{key}/train_examples_per_s"] = info["examples_per_s"]
         out["timing"][f"{key}/s"] = time.perf_counter() - tm
         return model

@@ -67,39 +67,56 @@ class Classifier(nn.Module):
         return self.head(h)
 
 
-def train(model: nn.Module, filled: list[Filled], labels, cfg: TrainConfig) -> dict:
-    """Cross-entropy on ``model(filled)`` for ``cfg.steps`` AdamW steps over shuffled epochs of the data."""
+def train(model: nn.Module, filled: list[Filled], labels, cfg: TrainConfig, trainer_cfg: dict | None = None) -> dict:
+    """Cross-entropy on ``model(filled)`` for ``cfg.steps`` AdamW steps over shuffled epochs of the data (linear
+    warm-up then decay, gradient norm clipped to 1), through the shared Lightning trainer
+    (:mod:`paperlib.lightning_modules`). ``trainer_cfg``: its settings (the cell's device and precision); None: the
+    model's device in float32. The shuffles are drawn on the CPU, so a seed gives the same batches anywhere.
+    (A Lightning fit costs 40-100 ms more than the hand-written loop it replaced: about 2% of the quick profile's
+    ~670 fits, ``benchmarks/mpt_lightning_overhead.py``.)"""
+    from ..lightning_modules import LoopModule, Opaque, device_trainer, fit_loop, generated_loader
+
     g = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     dev = next(p.device for p in model.parameters())
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=dev)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     soft = [p for n, p in model.named_parameters() if n == "soft" and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if n != "soft" and p.requires_grad]
     if not soft and not rest:  # a manual template over a frozen LM: nothing to learn, zero-shot
         model.eval()
         return {"loss": [], "wall_s": 0.0, "examples_per_s": None}
+    if cfg.steps < 1:
+        model.eval()
+        return {"loss": [], "wall_s": 0.0, "examples_per_s": 0.0}
     groups = ([{"params": rest, "lr": cfg.lr}] if rest else []) + ([{"params": soft, "lr": cfg.soft_lr, "weight_decay": 0.0}] if soft else [])
-    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     warm = max(1, int(cfg.warmup * cfg.steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm))))
-    model.train()
-    order, losses, t0, seen = [], [], time.perf_counter(), 0
-    for _ in range(cfg.steps):
-        if len(order) < cfg.batch_size:
-            order += torch.randperm(len(filled), generator=g).tolist()
-        b, order = order[: cfg.batch_size], order[cfg.batch_size:]
-        loss = F.cross_entropy(model([filled[i] for i in b]), y[b])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for grp in groups for p in grp["params"]], 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-        seen += len(b)
+
+    def batches():
+        order = []
+        for _ in range(cfg.steps):
+            if len(order) < cfg.batch_size:
+                order += torch.randperm(len(filled), generator=g).tolist()
+            b, order = order[: cfg.batch_size], order[cfg.batch_size:]
+            yield Opaque([filled[i] for i in b]), y[b]  # the model pads and moves its inputs itself
+
+    def make_optimizer(_):
+        opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+        return opt, torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + 1) / warm, max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm))))
+
+    seen = [0]
+
+    def after_step(_, batch, __):
+        seen[0] += len(batch[1])
+
+    module = LoopModule(model, lambda m, b: F.cross_entropy(m(b[0].value), b[1]), make_optimizer, clip_norm=1.0,
+                        clip_params=lambda: [p for grp in groups for p in grp["params"]], after_step=after_step)
+    t0 = time.perf_counter()
+    fit_loop(module, generated_loader(batches, cfg.steps), trainer_cfg or device_trainer(dev), max_epochs=1,
+             max_steps=cfg.steps)
     model.eval()
     wall = time.perf_counter() - t0
-    return {"loss": losses, "wall_s": wall, "examples_per_s": seen / max(wall, 1e-9)}
+    return {"loss": module.losses, "wall_s": wall, "examples_per_s": seen[0] / max(wall, 1e-9)}
 
 
 @torch.no_grad()

@@ -54,8 +54,11 @@ def _key(cfg: InLMConfig, sentences: list[str]) -> str:
                         "paperlib.data.academic")
 
 
-def load_inlm(cfg: InLMConfig, log=print, threads: int | None = None) -> tuple[OwnBertBackend, dict]:
-    """The in-domain masked LM: from the cache, else pretrained now (minutes) and cached."""
+def load_inlm(cfg: InLMConfig, log=print, threads: int | None = None,
+              trainer_cfg: dict | None = None) -> tuple[OwnBertBackend, dict]:
+    """The in-domain masked LM: from the cache, else pretrained now (minutes) and cached. ``trainer_cfg``: the
+    settings of the Lightning trainer that pretrains it (:func:`paperlib.training.trainer_settings` of the notebook's
+    device and precision; None: the CPU in float32). The model comes back on the CPU."""
     sentences = pretraining_sentences()
     folder = cache_dir("mpt", f"inlm-{_key(cfg, sentences)}")
     ckpt, vocab_file = folder / "model.pt", folder / "vocab.json"
@@ -74,7 +77,8 @@ def load_inlm(cfg: InLMConfig, log=print, threads: int | None = None) -> tuple[O
     log(f"pretraining the in-domain MLM ({model.num_params():,} parameters) on {len(rows):,} train-split "
         f"sentences, {sum(map(len, rows)):,} tokens, {cfg.epochs} epochs")
     res = pretrain_mlm(model, rows, mask_id=vocab.mask_id, n_special=5, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                       lr=cfg.lr, seed=cfg.seed, log=log, log_every=500)
+                       lr=cfg.lr, seed=cfg.seed, log=log, log_every=500, trainer_cfg=trainer_cfg)
+    model = model.cpu()
     torch.set_num_threads(old)
     k = max(1, len(res["loss"]) // 20)
     info = {"config": asdict(cfg), "sentences": len(rows), "tokens": sum(map(len, rows)),
@@ -173,12 +177,13 @@ def load_scibert(log=print) -> tuple[HFBackend, dict]:
 
 
 def load_plm(name: str, inlm: InLMConfig | None = None, log=print, threads: int | None = None,
-             checkpoint=None):
-    """``checkpoint`` (inlm only): a committed checkpoint folder to load instead of pretraining ``inlm``."""
+             checkpoint=None, trainer_cfg: dict | None = None):
+    """``checkpoint`` (inlm only): a committed checkpoint folder to load instead of pretraining ``inlm``;
+    ``trainer_cfg`` (inlm only): the Lightning trainer settings that pretrain it (see :func:`load_inlm`)."""
     if name == "inlm" and checkpoint:
         return load_inlm_checkpoint(checkpoint, log)
     if name == "inlm":
-        return load_inlm(inlm or InLMConfig(), log, threads)
+        return load_inlm(inlm or InLMConfig(), log, threads, trainer_cfg)
     if name == "smollm2":
         return load_smollm2(log)
     if name == "scibert":

@@ -175,45 +175,62 @@ def length_sorted_batches(lengths, batch_size: int, generator: torch.Generator, 
 
 def pretrain_mlm(model: BertMLM, rows: list[list[int]], *, mask_id: int, n_special: int, epochs: float = 1.0,
                  batch_size: int = 64, lr: float = 1e-3, warmup: float = 0.05, weight_decay: float = 0.01,
-                 seed: int = 0, log=None, log_every: int = 200) -> dict:
+                 seed: int = 0, log=None, log_every: int = 200, trainer_cfg: dict | None = None) -> dict:
     """Masked-LM pretraining on token rows (each already [CLS] ... [SEP], at most ``max_len``), AdamW with a
-    linear warm-up and linear decay, on the model's device (the masks are drawn on the CPU, so a seed gives the
-    same batches anywhere). Returns the loss history and throughput."""
+    linear warm-up and linear decay, gradient norm clipped to 1, through the shared Lightning trainer
+    (:mod:`paperlib.lightning_modules`). ``trainer_cfg``: its settings (accelerator, devices, precision); None: one
+    device of the kind the model is on, float32. The masks are drawn on the CPU, so a seed gives the same batches
+    anywhere. Returns the loss history and throughput."""
+    from ..lightning_modules import LoopModule, device_trainer, fit_loop, generated_loader
+
     g = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
     lengths = [len(r) for r in rows]
     n_batches = math.ceil(len(rows) / batch_size)
     total = max(1, int(round(epochs * n_batches)))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
     warm = max(1, int(warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm + 1))))
-    model.train()
-    history, step, tokens, t0 = [], 0, 0, time.perf_counter()
-    while step < total:
-        for b in length_sorted_batches(lengths, batch_size, g):
-            if step >= total:
-                break
-            ids, pad = pad_rows([rows[i] for i in b], max_len=model.cfg.max_len)
-            inputs, targets = mask_for_mlm(ids, pad, mask_id, model.cfg.vocab_size, n_special, generator=g)
-            inputs, targets, pad = inputs.to(dev), targets.to(dev), pad.to(dev)
-            h = model(inputs, pad)
-            sel = targets != -100
-            loss = F.cross_entropy(model.mlm_logits(h[sel]), targets[sel])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            tokens += int(pad.sum())
-            history.append(float(loss.detach()))
-            if log and (step % log_every == 0 or step == total):
-                el = time.perf_counter() - t0
-                log(f"MLM step {step}/{total}: loss {sum(history[-log_every:]) / len(history[-log_every:]):.3f}, "
-                    f"{tokens / el:,.0f} tokens/s")
+
+    def batches():
+        step = 0
+        while step < total:
+            for b in length_sorted_batches(lengths, batch_size, g):
+                if step >= total:
+                    break
+                ids, pad = pad_rows([rows[i] for i in b], max_len=model.cfg.max_len)
+                inputs, targets = mask_for_mlm(ids, pad, mask_id, model.cfg.vocab_size, n_special, generator=g)
+                step += 1
+                yield inputs, targets, pad
+
+    def loss_fn(m, batch):
+        inputs, targets, pad = batch
+        h = m(inputs, pad)
+        sel = targets != -100
+        return F.cross_entropy(m.mlm_logits(h[sel]), targets[sel])
+
+    def make_optimizer(m):
+        opt = torch.optim.AdamW(m.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+        return opt, torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm + 1))))
+
+    state = {"tokens": 0}
+
+    def after_step(module, batch, loss):
+        state["tokens"] += int(batch[2].sum())
+        step, history = len(module.losses), module.losses
+        if log and (step % log_every == 0 or step == total):
+            el = time.perf_counter() - t0
+            log(f"MLM step {step}/{total}: loss {sum(history[-log_every:]) / len(history[-log_every:]):.3f}, "
+                f"{state['tokens'] / el:,.0f} tokens/s")
+
+    if trainer_cfg is None:
+        trainer_cfg = device_trainer(dev)
+    module = LoopModule(model, loss_fn, make_optimizer, clip_norm=1.0, after_step=after_step)
+    t0 = time.perf_counter()
+    fit_loop(module, generated_loader(batches, total), trainer_cfg, max_epochs=1, max_steps=total)
     model.eval()
     wall = time.perf_counter() - t0
-    return {"loss": history, "steps": total, "tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall}
+    tokens = state["tokens"]
+    return {"loss": module.losses, "steps": total, "tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall}
 
 
 def save_bert(path, model: BertMLM, info: dict) -> None:

@@ -7,7 +7,6 @@ Masking (paper, Methods "Pre-training"; fairseq ``mask_tokens``): 15% of the seq
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -221,47 +220,78 @@ def length_batches(lengths: list[int], batch_tokens: int, rng: np.random.Generat
     return batches
 
 
+#: PretrainConfig.precision -> Lightning's precision
+PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
+
+
 def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = None, log=print,
              on_checkpoint=None, val_pairs: list | None = None, init_state: dict | None = None,
-             max_steps: int | None = None) -> tuple[RNAFM, dict]:
+             max_steps: int | None = None, trainer_cfg: dict | None = None) -> tuple[RNAFM, dict]:
     """Train an RNA-FM of ``cfg.model`` by MLM on ``seqs`` until ``cfg.tokens`` or ``cfg.max_seconds``
-    (or ``max_steps``, for tests).
+    (or ``max_steps``, for tests), through the shared Lightning trainer (:mod:`paperlib.lightning_modules`).
 
     ``on_checkpoint(model, info)`` is called every ``checkpoint_every_s`` seconds and at the end.
     ``val_pairs`` (base pairs of ``val_seqs``) adds paired / unpaired masked accuracy to every
     evaluation; with ``cfg.eval_every_steps`` the evaluations form ``info["learning_curve"]``.
-    ``init_state`` starts from a state dict (continued pretraining) instead of the official init."""
+    ``init_state`` starts from a state dict (continued pretraining) instead of the official init.
+    ``trainer_cfg``: Lightning trainer settings (accelerator, devices, strategy, precision); None: those of
+    ``cfg.device`` and ``cfg.precision`` (``fp32`` -> ``32-true``, ``bf16`` -> ``bf16-mixed``: the forward pass
+    autocast to bfloat16). Batches are drawn on the CPU from the seed's own generators (length-packed, cropped,
+    masked), so a seed gives the same batches on any device; on one device a step is the old loop's step exactly
+    (``tests/test_lightning_loops.py``)."""
+    from ..lightning_modules import LoopModule, fit_loop, generated_loader
+    from ..training import trainer_settings
+
+    if cfg.precision not in PRECISION:
+        raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
+    if not seqs:
+        raise ValueError("pretrain needs at least one sequence")
     torch.set_num_threads(cfg.threads)
-    dev = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if cfg.device == "auto" else cfg.device))
+    if trainer_cfg is None:
+        trainer_cfg = trainer_settings(cfg.device, PRECISION[cfg.precision])
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = RNAFM(RNAFMConfig(**cfg.model))
     if init_state is not None:
         model.load_state_dict({k: v.float() for k, v in init_state.items()})
-    model = model.to(dev)
-    autocast = (torch.autocast(device_type=dev.type, dtype=torch.bfloat16) if cfg.precision == "bf16"
-                else contextlib.nullcontext())
-    if cfg.precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
-    # inverse square-root schedule after linear warm-up (fairseq's inverse_sqrt, as RNA-FM)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + cfg.schedule_offset + 1) / cfg.warmup_steps,
-                           math.sqrt(cfg.warmup_steps / (s + cfg.schedule_offset + 1)))
-        * (min(1.0, (s + 1) / cfg.rewarmup_steps) if cfg.rewarmup_steps else 1.0))
-    lengths = [min(len(s), cfg.crop) + 2 for s in seqs]
-    seen = steps = 0
-    t0 = last_ckpt = time.perf_counter()
-    history = []
-    curve: list[dict] = []
-    info: dict = {}
 
-    def evaluate():
+    def make_optimizer(m):
+        decay = [p for n, p in m.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in m.named_parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+        # inverse square-root schedule after linear warm-up (fairseq's inverse_sqrt, as RNA-FM)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + cfg.schedule_offset + 1) / cfg.warmup_steps,
+                               math.sqrt(cfg.warmup_steps / (s + cfg.schedule_offset + 1)))
+            * (min(1.0, (s + 1) / cfg.rewarmup_steps) if cfg.rewarmup_steps else 1.0))
+        return opt, sched
+
+    lengths = [min(len(s), cfg.crop) + 2 for s in seqs]
+
+    def batches():
+        """(inputs, targets, sequence tokens, epoch) for ever: epochs of length-packed batches, each sequence
+        cropped at random to ``cfg.crop``, then masked."""
+        epoch = 0
+        while True:
+            for idx in length_batches(lengths, cfg.batch_tokens, rng):
+                batch = []
+                for i in idx:
+                    s = seqs[i]
+                    if len(s) > cfg.crop:
+                        start = int(rng.integers(0, len(s) - cfg.crop + 1))
+                        s = s[start:start + cfg.crop]
+                    batch.append(s)
+                inputs, targets = mask_tokens(encode(batch), gen)
+                yield inputs, targets, sum(len(s) for s in batch), epoch
+            epoch += 1
+
+    st = {"steps": 0, "seen": 0, "epoch": 0, "t0": 0.0, "last_ckpt": 0.0}
+    history: list[dict] = []
+    curve: list[dict] = []
+
+    def evaluate(model):
         if not val_seqs:
             return {}
         r = masked_accuracy(model, val_seqs, seed=0, pairs=val_pairs)
@@ -272,52 +302,45 @@ def pretrain(seqs: list[str], cfg: PretrainConfig, val_seqs: list[str] | None = 
             out.update(val_masked_accuracy_paired=r["paired"], val_masked_accuracy_unpaired=r["unpaired"])
         return out
 
+    def after_step(module, batch, loss):
+        model = module.model
+        st["steps"] += 1
+        st["seen"] += batch[2]
+        st["epoch"] = batch[3]
+        steps, seen = st["steps"], st["seen"]
+        elapsed = time.perf_counter() - st["t0"]
+        if steps % 50 == 0:
+            history.append({"step": steps, "tokens": seen, "loss": loss, "wall_s": elapsed})
+            log(f"step {steps} tokens {seen:,} loss {loss:.4f} {seen / elapsed:,.0f} tok/s")
+        done = seen >= cfg.tokens or elapsed >= cfg.max_seconds or (max_steps is not None and steps >= max_steps)
+        if cfg.eval_every_steps and val_seqs and (steps % cfg.eval_every_steps == 0 or done):
+            curve.append({"step": steps, "tokens": seen, "wall_s": elapsed, **evaluate(model)})
+            c = curve[-1]
+            log(f"step {steps}: val masked acc {c['val_masked_accuracy']:.3f}" + (
+                f" (paired {c['val_masked_accuracy_paired']:.3f}, unpaired {c['val_masked_accuracy_unpaired']:.3f})"
+                if "val_masked_accuracy_paired" in c else ""))
+        if on_checkpoint and (done or time.perf_counter() - st["last_ckpt"] >= cfg.checkpoint_every_s):
+            info = {"steps": steps, "tokens_seen": seen, "epochs_started": st["epoch"] + 1, "wall_s": elapsed,
+                    "tokens_per_s": seen / elapsed, "history": history, "learning_curve": curve}
+            info.update(curve[-1] if curve and curve[-1]["step"] == steps else evaluate(model))
+            info = {k: v for k, v in info.items() if k not in ("step", "tokens")}
+            on_checkpoint(model, info)
+            st["last_ckpt"] = time.perf_counter()
+        if done:
+            module.trainer.should_stop = True
+
+    module = LoopModule(model, lambda m, b: mlm_loss(m, b[0], b[1]), make_optimizer, clip_norm=1.0,
+                        after_step=after_step)
+    accelerator = trainer_cfg.get("accelerator", "cpu")
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        model = model.to("cuda")  # for the step-0 evaluation (the trainer would move it at the start of fit)
+    st["t0"] = st["last_ckpt"] = time.perf_counter()
     if cfg.eval_every_steps and val_seqs:
-        curve.append({"step": 0, "tokens": 0, "wall_s": 0.0, **evaluate()})
+        curve.append({"step": 0, "tokens": 0, "wall_s": 0.0, **evaluate(model)})
     model.train()
-    done = False
-    epoch = 0
-    while not done:
-        for idx in length_batches(lengths, cfg.batch_tokens, rng):
-            batch = []
-            for i in idx:
-                s = seqs[i]
-                if len(s) > cfg.crop:
-                    start = int(rng.integers(0, len(s) - cfg.crop + 1))
-                    s = s[start:start + cfg.crop]
-                batch.append(s)
-            toks = encode(batch)
-            inputs, targets = mask_tokens(toks, gen)
-            with autocast:
-                loss = mlm_loss(model, inputs.to(dev), targets.to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            steps += 1
-            seen += sum(len(s) for s in batch)
-            elapsed = time.perf_counter() - t0
-            if steps % 50 == 0:
-                history.append({"step": steps, "tokens": seen, "loss": float(loss.detach()), "wall_s": elapsed})
-                log(f"step {steps} tokens {seen:,} loss {float(loss.detach()):.4f} {seen / elapsed:,.0f} tok/s")
-            done = seen >= cfg.tokens or elapsed >= cfg.max_seconds or (max_steps is not None and steps >= max_steps)
-            if cfg.eval_every_steps and val_seqs and (steps % cfg.eval_every_steps == 0 or done):
-                curve.append({"step": steps, "tokens": seen, "wall_s": elapsed, **evaluate()})
-                c = curve[-1]
-                log(f"step {steps}: val masked acc {c['val_masked_accuracy']:.3f}" + (
-                    f" (paired {c['val_masked_accuracy_paired']:.3f}, unpaired {c['val_masked_accuracy_unpaired']:.3f})"
-                    if "val_masked_accuracy_paired" in c else ""))
-            if on_checkpoint and (done or time.perf_counter() - last_ckpt >= cfg.checkpoint_every_s):
-                info = {"steps": steps, "tokens_seen": seen, "epochs_started": epoch + 1, "wall_s": elapsed,
-                        "tokens_per_s": seen / elapsed, "history": history, "learning_curve": curve}
-                info.update(curve[-1] if curve and curve[-1]["step"] == steps else evaluate())
-                info = {k: v for k, v in info.items() if k not in ("step", "tokens")}
-                on_checkpoint(model, info)
-                last_ckpt = time.perf_counter()
-            if done:
-                break
-        epoch += 1
-    info.update({"steps": steps, "tokens_seen": seen, "epochs_started": epoch, "wall_s": time.perf_counter() - t0,
-                 "tokens_per_s": seen / (time.perf_counter() - t0), "history": history, "learning_curve": curve})
-    return model.eval(), info
+    fit_loop(module, generated_loader(batches), trainer_cfg, max_epochs=1)  # one endless epoch, ended by the budget
+    wall = time.perf_counter() - st["t0"]
+    info = {"steps": st["steps"], "tokens_seen": st["seen"], "epochs_started": st["epoch"] + 1, "wall_s": wall,
+            "tokens_per_s": st["seen"] / wall, "history": history, "learning_curve": curve}
+    return module.model.eval(), info
+
