@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import MissingDataError
+from ..data.reasoning import ChatTask
 from .data import OfflineData
 
 HH_REWARD_MODEL = "OpenAssistant/oasst-rm-2.1-pythia-1.4b-epoch-2.5"  # metrics_hh.py, create_reward_fn_3
@@ -129,26 +130,13 @@ def _load_reward_model(name: str):
             f"which need no download.") from None
 
 
-class HHTask:
-    """The HH set-up with the interface of ``paperlib.data.reasoning.ReasoningTask`` (``encode_batch``,
-    ``decode``, ``reward``, ``PAD``/``BOS``/``EOS``, ``max_new_tokens``, ``max_value``): prompts are dialogues
-    through the LM's chat template, the reward is the reward model's."""
-    max_value = 1.0
+class HHTask(ChatTask):
+    """The HH set-up as a ``paperlib.data.reasoning.ChatTask`` (A-LoL's task interface): prompts are dialogues
+    through the LM's chat template (no system prompt), the reward is the reward model's."""
 
     def __init__(self, lm, reward: HHReward, max_new_tokens: int = 128):
-        self.lm, self.reward_model, self.max_new_tokens, self.name = lm, reward, max_new_tokens, "hh_rlhf"
-        lm.system_prompt = None
-        self.PAD, self.EOS = lm.pad_id, lm.eos_id
-        self.BOS = lm.bos_id if lm.bos_id is not None else lm.pad_id
-        self.vocab_size = lm.cfg.vocab_size
-        self.block_size = lm.cfg.block_size
-        self.banned_ids = (self.BOS,) if self.BOS not in (self.EOS, self.PAD) else ()
-
-    def encode_batch(self, prompts, responses=None):
-        return self.lm.encode_batch(prompts, responses)
-
-    def decode(self, ids) -> str:
-        return self.lm.decode(ids)
+        super().__init__(lm, "hh_rlhf", max_new_tokens, system_prompt=None)
+        self.reward_model = reward
 
     def reward(self, problem: HHPrompt, response: str) -> float:
         return float(self.reward_model([problem], [response])[0])

@@ -239,18 +239,15 @@ def oracle_process_rewards(problem: ReasoningProblem, response_ids, lm) -> list[
 
 
 # ------------------------------------------------------------------ the task on a language model
-class ReasoningTask:
-    """A reasoning-gym task on an LM adapter, with the interface of A-LoL's tasks: ``encode_batch``
-    (chat-formatted prompts, left-padded, then responses + EOS), ``decode``, ``reward`` (the
-    verifier), ``PAD``/``BOS``/``EOS``, ``vocab_size``, ``max_new_tokens``, ``block_size``,
-    ``max_value``. Sets the adapter's system prompt to ``system_prompt``."""
+class ChatTask:
+    """What every task on a chat LM adapter shares (A-LoL's task interface): ``encode_batch`` (chat-formatted
+    prompts, left-padded, then responses + EOS), ``decode``, ``PAD``/``BOS``/``EOS``, ``vocab_size``,
+    ``block_size``, ``max_new_tokens``, ``max_value`` and ``banned_ids``. Sets the adapter's system prompt to
+    ``system_prompt``. A subclass adds ``reward(problem, response)``."""
     max_value = 1.0
 
-    def __init__(self, lm, dataset: str, max_new_tokens: int = 256, system_prompt: str | None = SYSTEM_PROMPT,
-                 block_size: int | None = None):
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown reasoning dataset {dataset!r}; valid: {DATASETS}")
-        self.lm, self.name, self.max_new_tokens = lm, dataset, max_new_tokens
+    def __init__(self, lm, name: str, max_new_tokens: int, system_prompt: str | None, block_size: int | None = None):
+        self.lm, self.name, self.max_new_tokens = lm, name, max_new_tokens
         lm.system_prompt = system_prompt
         self.PAD, self.EOS = lm.pad_id, lm.eos_id
         self.BOS = lm.bos_id if lm.bos_id is not None else lm.pad_id
@@ -264,6 +261,17 @@ class ReasoningTask:
 
     def decode(self, ids) -> str:
         return self.lm.decode(ids)
+
+
+class ReasoningTask(ChatTask):
+    """A reasoning-gym task on an LM adapter (``ChatTask``), its reward the generator's verifier. Sets the
+    adapter's system prompt to ``system_prompt``."""
+
+    def __init__(self, lm, dataset: str, max_new_tokens: int = 256, system_prompt: str | None = SYSTEM_PROMPT,
+                 block_size: int | None = None):
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown reasoning dataset {dataset!r}; valid: {DATASETS}")
+        super().__init__(lm, dataset, max_new_tokens, system_prompt, block_size)
 
     def reward(self, problem: ReasoningProblem, response: str) -> float:
         return verify(problem, response)
