@@ -61,6 +61,7 @@ min_digits = 2  # digits per term
 max_digits = 2
 width = 3  # numbers zero-filled to this many digits
 p_error = 0.15  # SFT data: probability that a step is written with one error (units/tens/hundreds slip, miscopy)
+verifier_false_positive = 0.0  # share of wrong answers the training verifier passes (accuracies stay exact; pilot_noisy.py)
 # SFT (cached in the cache directory by its configuration)
 sft_min_terms = 3  # SFT data: chains of sft_min_terms..sft_max_terms terms (short chains teach the addition)
 sft_max_terms = 8
@@ -156,6 +157,8 @@ def not_measured(*names):
     not_run.extend(names)
 if not 0 < smooth_window <= steps:
     raise ValueError(f"smooth_window must lie in [1, steps={steps}], got {smooth_window}")
+if lm and verifier_false_positive:
+    raise ValueError("verifier_false_positive applies to the chain sums of the small GPT only; set it to 0 with lm")
 
 # %% [markdown]
 # ## SFT model
@@ -190,7 +193,7 @@ rl_base = dict(steps=steps, batch_prompts=batch_prompts, n_samples=n_samples, mi
                acc_high=acc_high, max_fill_rounds=max_fill_rounds, max_new_tokens=lm_max_new_tokens if lm else block_size,
                min_terms=min_terms, max_terms=max_terms, min_digits=min_digits, max_digits=max_digits, width=width,
                frozen_prm_steps=frozen_prm_steps, frozen_patience=frozen_patience, eval_every=eval_every,
-               eval_samples=eval_samples, device=device, precision=precision,
+               eval_samples=eval_samples, device=device, precision=precision, false_positive=verifier_false_positive,
                bank_points=tuple(sorted({int(round(f * steps)) for f in bank_fracs})), bank_prompts=bank_prompts)
 probe_cfg = RLConfig(**{**rl_base, "device": device if lm else "cpu"})  # the SFT model stays on the CPU in this process; the LM is on `device`
 if lm:  # the LM's starting accuracy on the held-out prompts
