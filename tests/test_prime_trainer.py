@@ -116,3 +116,39 @@ def test_first_hit_uses_the_same_statistic_for_both_arms():
     with pytest.raises(ValueError):
         first_hit_ratio([0.1] * 5, rloo, 4)
     assert area_under_curve([0.0, 0.5, 1.0]) == pytest.approx(0.5)
+
+
+def test_noisy_verifier_passes_a_fixed_share_of_wrong_answers_and_accuracy_stays_exact():
+    from paperlib.prime.tasks import ArithmeticTask, lucky_draw
+    from paperlib.prime.trainer import evaluate
+
+    probs = arithmetic.sample_problems(400, 5, 3, 5, 2, width=3, min_digits=2, p_error=0.3)
+    wrong = [p for p in probs if arithmetic.verify(p.terms, p.solution) == 0.0]
+    right = [p for p in probs if arithmetic.verify(p.terms, p.solution) == 1.0]
+    assert len(wrong) > 100 and right
+    exact, noisy = ArithmeticTask(3, 5, 2, 2, 3), ArithmeticTask(3, 5, 2, 2, 3, false_positive=0.4)
+    ids = lambda p: arithmetic.encode(p.solution) + [arithmetic.EOS]  # noqa: E731
+    passed = [noisy.reward(p, ids(p)) for p in wrong]
+    assert all(exact.reward(p, ids(p)) == 0.0 for p in wrong)
+    assert 0.3 < np.mean(passed) < 0.5  # about 0.4 of the wrong answers pass
+    assert all(noisy.reward(p, ids(p)) == 1.0 for p in right)  # never a false negative
+    assert [noisy.reward(p, ids(p)) for p in wrong] == passed  # one verdict per rollout, every time
+    assert all(noisy.exact_reward(p, ids(p)) == 0.0 for p in wrong)
+    # the verdict follows the text only: trailing padding after EOS does not change it
+    p = wrong[0]
+    assert noisy.reward(p, ids(p) + [arithmetic.PAD] * 3) == noisy.reward(p, ids(p))
+    assert 0.0 <= lucky_draw(p.prompt, p.solution) < 1.0
+    with pytest.raises(ValueError, match="false_positive"):
+        ArithmeticTask(3, 5, 2, 2, 3, false_positive=1.0)
+    with pytest.raises(ValueError, match="false_positive"):
+        cfg(false_positive=-0.1)
+    # rollouts: the training reward carries the false positives, training and held-out accuracy do not
+    c = cfg(false_positive=0.9, max_new_tokens=60)
+    model = tiny_gpt(1).eval()
+    r = rollout(model, PromptStream(c, 0).take(8), c, torch.Generator().manual_seed(0))
+    assert r.exact is not None and bool((r.acc >= r.exact).all())
+    assert float(r.acc.sum()) > float(r.exact.sum())  # an untrained model is wrong: most pass at 0.9
+    held_out = PromptStream(c, 1).take(8)
+    assert evaluate(model, held_out, c, samples=2) == evaluate(model, held_out, cfg(max_new_tokens=60), samples=2)
+    h = train_rl(model, cfg(false_positive=0.9, steps=2, acc_low=0.0, acc_high=1.0))["history"]
+    assert h["train_reward"][0] > h["train_acc"][0]

@@ -15,7 +15,10 @@ The first grid (policy lr {1e-5, 3e-5}, PRM lr {1e-5, 3e-5}; ``pilot-grid1.json`
 every learning rate, the upper edge, and the oracle control did not beat RLOO there (first-hit
 ratio 1.01); the grids below extend it upwards. Every grid point's training-accuracy curve is kept,
 and a rerun with the same SFT model and base settings reuses the points it already has (``--resume``
-is the default), so an interrupted pilot continues where it stopped. PRIME keeps RLOO's policy learning rate (the paper uses one policy learning rate for both;
+is the default), so an interrupted pilot continues where it stopped. With ``--false-positive 0.2 --out reproductions/prime/pilot_q02.json`` the same grid and the same rule re-tune
+every learning rate and beta for the noisy verifier that ``pilot_noisy.py`` chose (the first quick run on it
+used the exact verifier's choices, and PRIME collapsed on 2 of 5 evaluation seeds); its choices become the
+notebook's defaults. PRIME keeps RLOO's policy learning rate (the paper uses one policy learning rate for both;
    a separate PRIME policy-lr stage did not fit the CPU budget); the frozen arm uses PRIME's settings
    (its PRM is trained to convergence either way).
 """
@@ -45,11 +48,14 @@ WINDOW = 10
 
 
 def main(out: str = "reproductions/prime/pilot.json", workers: int = 2, steps: int | None = None,
-         sft_cfg: SFTConfig | None = None, eval_prompts: int = 64, log=print, resume: bool = True) -> dict:
+         sft_cfg: SFTConfig | None = None, eval_prompts: int = 64, log=print, resume: bool = True,
+         false_positive: float = 0.0) -> dict:
     t0 = time.time()
     sft_cfg = sft_cfg or SFTConfig()
     sft, info = train_sft(sft_cfg, log=log)
     base = dict(BASE, steps=steps or BASE["steps"], max_new_tokens=sft_cfg.block_size)
+    if false_positive:  # the training verifier's false-positive share (tasks.ArithmeticTask); 0 keeps old keys
+        base["false_positive"] = false_positive
     probe = RLConfig(**base)
     evalset = arithmetic.sample_problems(eval_prompts, 778, base["min_terms"], base["max_terms"], base["max_digits"],
                                          width=base["width"], min_digits=base["min_digits"])
@@ -132,5 +138,7 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--fresh", action="store_true", help="rerun every grid point (default: reuse those in --out)")
+    ap.add_argument("--false-positive", type=float, default=0.0,
+                    help="share of wrong answers the training verifier passes (pilot_noisy.py chose 0.2)")
     a = ap.parse_args()
-    main(a.out, a.workers, a.steps, resume=not a.fresh)
+    main(a.out, a.workers, a.steps, resume=not a.fresh, false_positive=a.false_positive)

@@ -9,12 +9,17 @@ A task gives the loop
   of the first wrong step, 0 elsewhere (one value per response id).
 
 ``ArithmeticTask``: the chain sums of the small GPT (``paperlib.data.arithmetic``), the laptop-scale set-up
-(SFT model = policy init = PRM init = reference). ``ReasoningGymTask``: a reasoning-gym task
+(SFT model = policy init = PRM init = reference). With ``false_positive`` > 0 its training verifier also passes
+that share of wrong answers (``reward``), a fixed share chosen by a hash of the prompt and the response, so one
+rollout gets one verdict in every arm and run; ``exact_reward`` is the exact verifier, which every accuracy the
+notebook reports uses (training accuracy, held-out accuracy, the bank's labels). ``ReasoningGymTask``: a reasoning-gym task
 (``paperlib.data.reasoning``: ``chain_sum``, with step labels for the oracle, or ``gsm_symbolic``) on a
 pretrained chat LM behind ``paperlib.nn.hf.HFCausalLM``, the paper's recipe without SFT (the instruct LM is
 policy init = PRM init = reference, as PRIME initialises all three from one model).
 """
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -28,14 +33,20 @@ class ArithmeticTask:
     banned_ids = (arithmetic.BOS,)
     name = "arithmetic"
 
-    def __init__(self, min_terms: int, max_terms: int, min_digits: int, max_digits: int, width: int):
+    def __init__(self, min_terms: int, max_terms: int, min_digits: int, max_digits: int, width: int,
+                 false_positive: float = 0.0):
+        if not 0.0 <= false_positive < 1.0:
+            raise ValueError(f"false_positive is the share of wrong answers the training verifier passes: it must "
+                             f"lie in [0, 1), got {false_positive}")
         self.min_terms, self.max_terms = min_terms, max_terms
         self.min_digits, self.max_digits, self.width = min_digits, max_digits, width
+        self.false_positive = float(false_positive)
 
     @classmethod
     def from_config(cls, cfg) -> "ArithmeticTask":
-        """The task an ``RLConfig`` describes (its ``min_terms``, ..., ``width``)."""
-        return cls(cfg.min_terms, cfg.max_terms, cfg.min_digits, cfg.max_digits, cfg.width)
+        """The task an ``RLConfig`` describes (its ``min_terms``, ..., ``width``, ``false_positive``)."""
+        return cls(cfg.min_terms, cfg.max_terms, cfg.min_digits, cfg.max_digits, cfg.width,
+                   getattr(cfg, "false_positive", 0.0))
 
     def sample(self, rng: np.random.Generator, n: int) -> list:
         return [arithmetic.make_problem(rng, int(rng.integers(self.min_terms, self.max_terms + 1)), self.max_digits,
@@ -46,12 +57,28 @@ class ArithmeticTask:
         return tokens, mask
 
     @staticmethod
-    def reward(problem, response_ids) -> float:
+    def exact_reward(problem, response_ids) -> float:
+        """The exact verifier: 1 when the final answer is the true sum."""
         return arithmetic.verify(problem.terms, arithmetic.decode(response_ids))
+
+    def reward(self, problem, response_ids) -> float:
+        """The training verifier: exact, except that a wrong answer passes when its ``lucky_draw`` falls below
+        ``false_positive``."""
+        r = self.exact_reward(problem, response_ids)
+        if r == 1.0 or self.false_positive == 0.0:
+            return r
+        return float(lucky_draw(problem.prompt, arithmetic.decode(response_ids)) < self.false_positive)
 
     @staticmethod
     def oracle_rewards(problem, response_ids) -> list[float]:
         return arithmetic.oracle_step_rewards(problem.terms, response_ids)
+
+
+def lucky_draw(prompt: str, response: str) -> float:
+    """A uniform number in [0, 1) fixed by the prompt and the response text (SHA-256): the noisy verifier's
+    draw, the same for the same rollout in every arm, seed and process."""
+    h = hashlib.sha256(f"{prompt}|{response}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2.0 ** 64
 
 
 class ReasoningGymTask:

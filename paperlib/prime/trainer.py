@@ -80,10 +80,13 @@ class RLConfig:
     seed: int = 0
     device: str = "cpu"
     precision: str = "32-true"  # 32-true, or bf16-mixed: the forward passes autocast to bfloat16 (GPU)
+    false_positive: float = 0.0  # share of wrong answers the training verifier passes (tasks.ArithmeticTask)
 
     def __post_init__(self):
         if self.arm not in ARMS:
             raise ValueError(f"unknown arm {self.arm!r}; valid: {ARMS}")
+        if not 0.0 <= self.false_positive < 1.0:
+            raise ValueError(f"false_positive must lie in [0, 1), got {self.false_positive}")
 
     @property
     def uses_prm(self) -> bool:
@@ -99,8 +102,9 @@ class Rollouts:
     tokens: torch.Tensor  # (B, P + L)
     mask: torch.Tensor  # real tokens
     prompt_len: int
-    acc: torch.Tensor  # (B,) outcome reward
+    acc: torch.Tensor  # (B,) outcome reward (the training verifier's)
     problems: list
+    exact: torch.Tensor | None = None  # (B,) the exact verifier's, where it differs from ``acc``'s (else None)
 
     @property
     def response_mask(self):
@@ -133,7 +137,16 @@ def rollout(policy: GPT, problems, cfg: RLConfig, gen: torch.Generator, task=Non
                             temperature=cfg.temperature, generator=gen, banned_ids=task.banned_ids)
     P = x.shape[1]
     acc = torch.tensor([task.reward(p, tokens[i, P:].tolist()) for i, p in enumerate(rep)], device=tokens.device)
-    return Rollouts(tokens, mask, P, acc, rep)
+    exact = None
+    if getattr(task, "false_positive", 0.0):
+        exact = torch.tensor([task.exact_reward(p, tokens[i, P:].tolist()) for i, p in enumerate(rep)],
+                             device=tokens.device)
+    return Rollouts(tokens, mask, P, acc, rep, exact)
+
+
+def exact_acc(r: Rollouts) -> torch.Tensor:
+    """The exact verifier's verdicts of ``r`` (the training verifier's when they are the same)."""
+    return r.acc if r.exact is None else r.exact
 
 
 def cat_rollouts(parts: list[Rollouts], pad_id: int = arithmetic.PAD) -> Rollouts:
@@ -180,7 +193,8 @@ def evaluate(policy: GPT, problems, cfg: RLConfig, greedy: bool = False, samples
                          temperature=cfg.temperature, generator=torch.Generator().manual_seed(seed),
                          banned_ids=task.banned_ids)
     P = x.shape[1]
-    return float(np.mean([task.reward(p, tokens[i, P:].tolist()) for i, p in enumerate(rep)]))
+    verdict = getattr(task, "exact_reward", task.reward)  # accuracy is always the exact verifier's
+    return float(np.mean([verdict(p, tokens[i, P:].tolist()) for i, p in enumerate(rep)]))
 
 
 def rows(r: Rollouts, idx: torch.Tensor) -> Rollouts:
@@ -295,7 +309,7 @@ def draw_bank(policy: GPT, problems, cfg: RLConfig, seed: int, task=None) -> dic
     """Rollouts of ``policy`` on fixed prompts (K each, seeded), for scoring PRMs afterwards."""
     r = rollout(policy, problems, cfg, torch.Generator().manual_seed(seed), task)
     return {"tokens": r.tokens.cpu().clone(), "mask": r.mask.cpu().clone(), "prompt_len": r.prompt_len,
-            "acc": r.acc.cpu().clone()}
+            "acc": exact_acc(r).cpu().clone()}
 
 
 def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problems=None, task=None) -> dict:
@@ -323,7 +337,7 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
                 p.requires_grad_(False)
         else:
             prm_opt = torch.optim.Adam(prm.parameters(), lr=cfg.prm_lr)
-    hist = {k: [] for k in ("step", "train_acc", "kept_prompts", "gen_rounds", "prm_loss", "prm_pair_acc",
+    hist = {k: [] for k in ("step", "train_acc", "train_reward", "kept_prompts", "gen_rounds", "prm_loss", "prm_pair_acc",
                             "prm_cls_acc", "pg_loss", "clipfrac", "kl", "sec")}
     evals = {"step": [], "acc": [], "greedy_acc": []}
     bank = {"points": [], "parts": [], "prm_states": []}
@@ -346,10 +360,11 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
             run_eval(step)
         if take_bank and step in cfg.bank_points:
             bank_point(step)
-        parts, kept, seen_acc = [], 0, []
+        parts, kept, seen_acc, seen_reward = [], 0, [], []
         for rnd in range(cfg.max_fill_rounds if cfg.filters else 1):
             r = rollout(policy, stream.take(cfg.batch_prompts), cfg, gen, task)
-            seen_acc.append(r.acc)
+            seen_acc.append(exact_acc(r))
+            seen_reward.append(r.acc)
             if cfg.filters:
                 r = select_groups(r, accuracy_filter(r.acc, cfg.n_samples, cfg.acc_low, cfg.acc_high), cfg.n_samples)
             if len(r.acc):
@@ -358,7 +373,8 @@ def train_rl(sft: GPT, cfg: RLConfig, eval_problems=None, log=None, bank_problem
             if kept >= cfg.batch_prompts:
                 break
         train_acc = float(torch.cat(seen_acc).float().mean())
-        row = dict(step=step, train_acc=train_acc, kept_prompts=min(kept, cfg.batch_prompts), gen_rounds=rnd + 1,
+        row = dict(step=step, train_acc=train_acc, train_reward=float(torch.cat(seen_reward).float().mean()),
+                   kept_prompts=min(kept, cfg.batch_prompts), gen_rounds=rnd + 1,
                    prm_loss=np.nan, prm_pair_acc=np.nan, prm_cls_acc=np.nan, pg_loss=np.nan, clipfrac=np.nan, kl=np.nan)
         if kept:
             r = cat_rollouts(parts, task.PAD)

@@ -24,6 +24,11 @@ evaluation seeds of ``first_hit_ratio`` (an oracle arm's first-hit step of RLOO'
 same seed) and each arm's final accuracy. No choice is made from these numbers.
 
     PYTHONPATH=. python reproductions/prime/oracle_toy.py [--seeds 6] [--out reproductions/prime/oracle_toy.json]
+
+``--chains`` runs the second grid instead (``oracle_toy_chains.json``): does a longer chain or a lower starting
+accuracy give the control room with an exact verifier? Both parameterisations with Adam, 256 contexts, chains of
+6, 12 and 20 decisions, starting accuracy 0.1 and 0.3, false-positive rate 0 and 0.4, three learning rates each,
+8 seeds.
 """
 from __future__ import annotations
 
@@ -103,12 +108,51 @@ def run(arm: str, lr: float, seed: int, params: str = "context", optimiser: str 
     return curve
 
 
+CHAINS = dict(n_steps=(6, 12, 20), start_acc=(0.1, 0.3), q=(0.0, 0.4), contexts=256,
+              lrs={"context": (0.01, 0.03, 0.1), "features": (0.03, 0.1, 0.3)})
+
+
+def chains(seeds: int, out: str) -> None:
+    """The ``--chains`` grid (module docstring)."""
+    t0, rows = time.time(), []
+    for params in ("context", "features"):
+        for n_steps in CHAINS["n_steps"]:
+            for start_acc in CHAINS["start_acc"]:
+                for q in CHAINS["q"]:
+                    for lr in CHAINS["lrs"][params]:
+                        curves = {arm: [run(arm, lr, s, params, "adam", q, n_steps=n_steps, start_acc=start_acc,
+                                            contexts=CHAINS["contexts"]) for s in range(seeds)] for arm in ARMS}
+                        row = {"params": params, "n_steps": n_steps, "start_acc": start_acc,
+                               "false_positive_rate": q, "lr": lr,
+                               "final_acc": {arm: float(np.mean([np.mean(c[-10:]) for c in cs]))
+                                             for arm, cs in curves.items()}}
+                        for arm in ("oracle", "oracle_local"):
+                            r = [first_hit_ratio(x, y, 10)["ratio"] for x, y in zip(curves[arm], curves["rloo"])]
+                            row[f"{arm}_ratio_median"] = float(np.median(r))
+                        rows.append(row)
+                        print(f"[{time.time() - t0:4.0f} s] {params:8s} {n_steps:2d} steps, start {start_acc}, q {q}, "
+                              f"lr {lr}: first-hit ratio oracle {row['oracle_ratio_median']:.2f}, local-credit "
+                              f"{row['oracle_local_ratio_median']:.2f}", flush=True)
+    exact = [r["oracle_ratio_median"] for r in rows if r["false_positive_rate"] == 0.0]
+    noisy = [r["oracle_ratio_median"] for r in rows if r["false_positive_rate"] > 0.0]
+    summary = {"exact_verifier_oracle_ratio_range": [min(exact), max(exact)],
+               "false_positive_oracle_ratio_range": [min(noisy), max(noisy)]}
+    print(summary)
+    Path(out).write_text(json.dumps({"script": "reproductions/prime/oracle_toy.py --chains", "grid": CHAINS,
+                                     "seeds": list(range(seeds)), "steps": 100, "summary": summary, "rows": rows,
+                                     "wall_s": round(time.time() - t0, 1)}, indent=1) + "\n")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--out", default="reproductions/prime/oracle_toy.json")
+    ap.add_argument("--chains", action="store_true", help="the chain-length x starting-accuracy grid instead")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if a.chains:
+        return chains(8 if a.seeds == 6 else a.seeds, "reproductions/prime/oracle_toy_chains.json"
+                      if a.out == "reproductions/prime/oracle_toy.json" else a.out)
     t0 = time.time()
     rows = []
     for params, optimiser, lrs, q in SETUPS:
