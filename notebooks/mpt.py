@@ -46,7 +46,7 @@ workers = 2  # worker processes (one task a job)
 threads = 1  # torch threads per worker
 device = "cpu"  # where every model and tensor lives: cpu | cuda | auto (cuda when present)
 precision = "32-true"  # forward passes of the grid's models: 32-true | bf16-mixed (autocast, GPU)
-plm = "inlm"  # inlm (in-domain MLM) | smollm2 (causal, offline) | scibert (online)
+plm = "inlm"  # inlm (in-domain MLM) | minilm (MiniLM-L6 from PyPI, MLM head trained here; offline) | smollm2 (causal, offline) | scibert (online)
 inlm_source = "committed"  # committed: reproductions/mpt/inlm/ (MANIFEST.json; its config must equal inlm_*) | pretrain: here, cached
 # in-domain MLM architecture and pretraining (checked against the committed checkpoint's)
 inlm_layers = 4
@@ -102,8 +102,8 @@ def log(msg):
 bad = sorted(set(tasks) - set(LABELS))
 if bad:
     raise ValueError(f"unknown task(s) {bad}; valid: {list(LABELS)}")
-if plm not in ("inlm", "smollm2", "scibert"):
-    raise ValueError(f"unknown plm {plm!r}; valid: inlm, smollm2, scibert")
+if plm not in ("inlm", "minilm", "smollm2", "scibert"):
+    raise ValueError(f"unknown plm {plm!r}; valid: inlm, minilm, smollm2, scibert")
 if not ks or min(ks) < 1:
     raise ValueError(f"ks must be positive integers, got {ks}")
 # errors, not silent changes: results.json must record what ran

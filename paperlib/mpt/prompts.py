@@ -175,9 +175,15 @@ class HFBackend:
             out = self.model.get_output_embeddings()
             logits = None if token_ids is None else hp @ out.weight[token_ids].T
             return logits, hp
-        res = self.model(inputs_embeds=embeds, attention_mask=pad_mask.long(), output_hidden_states=True)
-        hp = res.hidden_states[-1][rows, positions]
-        return (None if token_ids is None else res.logits[rows, positions][:, token_ids]), hp
+        # the MLM head only at the slot (it maps each position on its own: the same logits as the full output's
+        # rows, without the vocabulary-sized product at every other position)
+        h = self.model.base_model(inputs_embeds=embeds, attention_mask=pad_mask.long()).last_hidden_state
+        hp = h[rows, positions]
+        if token_ids is None:
+            return None, hp
+        head = getattr(self.model, "cls", None)
+        logits = head(hp) if head is not None else self.model.get_output_embeddings()(hp)
+        return logits[:, token_ids], hp
 
     def copy(self) -> "HFBackend":
         return HFBackend(copy.deepcopy(self.model), self.tok, self.kind)
